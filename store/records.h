@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * records.h - the SQLite schema of the store and the mapping between a
+ * records row and struct chain_record.  Shared by the writer (insert) and
+ * auditctl (select).  docs/record-format.md documents the same schema.
+ */
+#ifndef AUDITSHIM_RECORDS_H
+#define AUDITSHIM_RECORDS_H
+
+#include <sqlite3.h>
+
+#include "chain.h"
+
+#define RECORDS_SCHEMA_VERSION 1
+
+/* All CREATE statements (idempotent: IF NOT EXISTS), for sqlite3_exec. */
+extern const char records_schema_sql[];
+
+/*
+ * SELECT of every column in canonical order followed by prev_hash, hash,
+ * mac (column indexes 0..21, then 22, 23, 24).  Callers append WHERE /
+ * ORDER BY clauses.
+ */
+#define RECORDS_SELECT \
+	"SELECT seq, time, recv_time, host, session, agent, pid, ppid, uid," \
+	" gid, exe, event, class, target, argv, detail, result, errno," \
+	" severity, pseq, image, key_epoch, prev_hash, hash, mac FROM records"
+#define RECORDS_COL_PREV 22
+#define RECORDS_COL_HASH 23
+#define RECORDS_COL_MAC 24
+
+/* INSERT with 25 positional parameters in the same order as RECORDS_SELECT. */
+#define RECORDS_INSERT \
+	"INSERT INTO records (seq, time, recv_time, host, session, agent, pid," \
+	" ppid, uid, gid, exe, event, class, target, argv, detail, result," \
+	" errno, severity, pseq, image, key_epoch, prev_hash, hash, mac)" \
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+/*
+ * Fills R from the current row of a RECORDS_SELECT statement.  R's strings
+ * point into the statement and stay valid until the next step/reset.
+ */
+void records_from_row(sqlite3_stmt *st, struct chain_record *r);
+
+/*
+ * Binds R and the three hashes to a RECORDS_INSERT statement (parameters
+ * 1..25).  Returns an SQLite result code.
+ */
+int records_bind(sqlite3_stmt *st, const struct chain_record *r,
+		 const unsigned char *prev, const unsigned char *hash,
+		 const unsigned char *mac);
+
+#endif
