@@ -110,7 +110,7 @@ tag_kind(unsigned tag)
 	case WT_RESULT: case WT_ERRNO: case WT_OUTCOME: case WT_FLAGS:
 	case WT_MODE: case WT_ARGC: case WT_ARGLEN: case WT_TRUNC:
 	case WT_LOST_FIRST: case WT_LOST_COUNT: case WT_OWNER_UID:
-	case WT_OWNER_GID:
+	case WT_OWNER_GID: case WT_LENGTH:
 		return K_INT;
 	case WT_TARGET: case WT_TARGET2: case WT_CWD: case WT_AGENT:
 	case WT_REASON: case WT_EXE: case WT_API: case WT_TASK:

@@ -100,7 +100,8 @@ enum wire_tag {
 	WT_TASK = 27,		/* str approval task id */
 	WT_DECISION = 28,	/* str approval decision: request/approve/deny */
 	WT_TEXT = 29,		/* str free text (approval reason) */
-	WT__MAX = 29
+	WT_LENGTH = 30,		/* u64 byte count: truncate length, sendto size */
+	WT__MAX = 30
 };
 
 /* Bits in WT_TRUNC. */
