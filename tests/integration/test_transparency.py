@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: MIT
+"""The shim must not change what programs do: same output, exit codes and
+errno with and without it, whether the writer is up, absent or stopped."""
+
+import os
+import signal
+import subprocess
+import time
+
+from harness import PYTHON, SHIM, WriterTest, main
+
+SCRIPT = r"""
+set -e
+mkdir -p t/sub
+printf 'a\nb\nc\n' > t/f1
+sort -r t/f1 > t/f2
+cp t/f2 t/sub/f3
+ls -la t | awk '{print $1, $NF}' | sort
+cat t/sub/f3
+( exec 7>t/fd7; echo seven >&7 )
+cat t/fd7
+rm -r t
+echo done
+"""
+
+ERRNO = r"""
+import errno, os
+for p in ('/nonexistent/x', '/proc/1/mem'):
+    try:
+        os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+    except OSError as e:
+        print(p, errno.errorcode[e.errno])
+try:
+    os.rename('/nonexistent/a', '/nonexistent/b')
+except OSError as e:
+    print('rename', errno.errorcode[e.errno])
+"""
+
+
+class Transparency(WriterTest):
+
+    def plain(self, argv, **kw):
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, timeout=60, **kw)
+
+    def compare(self, argv, env_fn, cwd):
+        a = self.plain(argv, cwd=cwd)
+        b = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=60, cwd=cwd,
+                           env=env_fn())
+        self.assertEqual((a.returncode, a.stdout, a.stderr),
+                         (b.returncode, b.stdout, b.stderr))
+        return b
+
+    def test_same_output_writer_up(self):
+        cp = self.compare(["/bin/sh", "-c", SCRIPT], self.w.env, self.work)
+        self.assertTrue(cp.stdout.endswith(b"done\n"))
+        self.assertTrue(self.w.records())
+
+    def test_errno_preserved(self):
+        cp = self.compare([PYTHON, "-c", ERRNO], self.w.env, self.work)
+        self.assertIn(b"ENOENT", cp.stdout)
+        rows = self.w.records()
+        bad = [r for r in rows if r["event"] == "open" and r["target"] == "/nonexistent/x"]
+        self.assertEqual([(r["result"], r["errno"]) for r in bad], [("error", "ENOENT")])
+
+    def test_writer_absent(self):
+        self.w.stop()
+        env = lambda: self.w.env()
+        t0 = time.monotonic()
+        self.compare(["/bin/sh", "-c", SCRIPT], env, self.work)
+        # Fail-open without waiting: far below one bounded wait per record.
+        self.assertLess(time.monotonic() - t0, 10)
+
+    def test_writer_stopped_costs_one_bounded_wait(self):
+        os.kill(self.w.proc.pid, signal.SIGSTOP)
+        try:
+            # Enough records to fill the socket buffer several times over.
+            code = ("import os\n"
+                    "for i in range(3000):\n"
+                    "    fd = os.open('f%d' % (i % 50), os.O_WRONLY | os.O_CREAT, 0o644)\n"
+                    "    os.close(fd)\n"
+                    "print('ok')\n")
+            t0 = time.monotonic()
+            cp = self.w.run([PYTHON, "-c", code], cwd=self.work, timeout=60)
+            elapsed = time.monotonic() - t0
+            self.assertEqual(cp.stdout, b"ok\n")
+            self.assertLess(elapsed, 20, "a stopped writer stalled the agent")
+        finally:
+            os.kill(self.w.proc.pid, signal.SIGCONT)
+        rows = self.w.records()
+        # Whatever did not fit is accounted for as a gap once the writer
+        # is reachable again (the next record from that process reports it).
+        self.assertTrue(rows)
+
+    def test_fail_closed_refuses_without_writer(self):
+        self.w.stop()
+        env = self.w.env()
+        env["AUDITSHIM_FAIL"] = "closed"
+        code = ("import os, errno\n"
+                "try:\n"
+                "    os.open('x', os.O_WRONLY | os.O_CREAT, 0o644)\n"
+                "    print('opened')\n"
+                "except OSError as e:\n"
+                "    print(errno.errorcode[e.errno])\n"
+                "print(open('/etc/hostname').read() != '')\n")
+        cp = subprocess.run([PYTHON, "-c", code], env=env, cwd=self.work,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(cp.stdout, b"EACCES\nTrue\n", cp.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.work, "x")))
+
+    def test_no_stray_output_or_descriptors(self):
+        # A child's descriptor table and environment are the program's own.
+        code = ("import os\n"
+                "open('w.txt', 'w').write('x')\n"
+                "print(sorted(os.listdir('/proc/self/fd')))\n")
+        a = self.plain(["/bin/sh", "-c", "%s -c \"$0\"" % PYTHON, code], cwd=self.work)
+        env = self.w.env()
+        b = subprocess.run(["/bin/sh", "-c", "ls -l /proc/self/fd | wc -l; " +
+                            "%s -c \"$0\"" % PYTHON, code], env=env, cwd=self.work,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        c = subprocess.run(["/bin/sh", "-c", "ls -l /proc/self/fd | wc -l; " +
+                            "%s -c \"$0\"" % PYTHON, code], cwd=self.work,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(b.stdout, c.stdout)
+        self.assertEqual(b.stderr, b"")
+        self.assertEqual(a.returncode, 0)
+
+
+if __name__ == "__main__":
+    main()
