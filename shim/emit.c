@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emit.c - how a finished record reaches the writer: per-process sequence
+ * numbers, one persistent SOCK_SEQPACKET connection verified by identity
+ * before every use, a bounded in-memory backlog, loss accounting reported
+ * as gap records, and side slots for vfork/clone children that share our
+ * memory.  No allocation, no locks (only try-flags), every wait bounded:
+ * everything here may run in a signal handler or a vfork child.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long a send may wait for room once before the writer counts as stalled. */
+#define SEND_WAIT_MS 50
+/* How long a stalled writer is not waited for at all. */
+#define STALL_NS 1000000000ull
+/* After a failed connect, records do not retry it for this long. */
+#define RETRY_NS 50000000ull
+/* Longest wait for another thread's connect in progress. */
+#define CONNECT_WAIT_NS 2000000ull
+/* Backlog geometry. */
+#define BL_SLOTS 64
+#define BL_SLOT 4096
+/* Side slots for vfork/clone children without atfork. */
+#define SIDE_SLOTS 8
+
+/* --- state of the process that owns these globals ------------------------ */
+
+static pid_t own_pid;			/* set by init and the atfork child */
+static uint64_t own_image;		/* image nonce of the owning process */
+static _Atomic uint64_t own_pseq;	/* last sequence number handed out */
+
+/*
+ * The connection.  Changed only under conn_busy (a try-flag); read
+ * lock-free under a sequence counter that is odd while a change is made.
+ */
+static _Atomic unsigned conn_gen;
+static _Atomic int conn_fd = -1;	/* descriptor, -1 when none */
+static _Atomic uint64_t conn_dev;	/* st_dev of our socket at connect */
+static _Atomic uint64_t conn_ino;	/* st_ino of our socket at connect */
+static _Atomic int conn_busy;		/* try-flag for changes */
+static _Atomic uint64_t conn_retry_at;	/* monotonic ns: no connect before */
+static _Atomic uint64_t stall_until;	/* monotonic ns: writer stalled until */
+
+/* The backlog ring, guarded by the try-flag bl_busy. */
+static struct {
+	unsigned head;			/* next slot to send */
+	unsigned tail;			/* next slot to fill */
+	uint16_t len[BL_SLOTS];		/* message length per slot */
+	unsigned char data[BL_SLOTS][BL_SLOT]; /* the queued messages */
+} bl;
+static _Atomic int bl_busy;
+static _Atomic unsigned bl_count;	/* queued messages, for a cheap check */
+static _Atomic uint64_t lost_first;	/* first lost pseq not yet reported */
+static _Atomic uint64_t lost_count;	/* lost records not yet reported */
+
+/* A process that shares (vfork, CLONE_VM) or copied our memory without atfork. */
+struct shim_side {
+	_Atomic pid_t pid;		/* owner of this slot, 0 free */
+	uint64_t image;			/* its image nonce */
+	_Atomic uint64_t pseq;		/* its last sequence number */
+};
+static struct shim_side side[SIDE_SLOTS];
+
+/* A consistent view of the connection. */
+struct conn {
+	int fd;				/* descriptor */
+	uint64_t dev, ino;		/* identity saved at connect */
+	unsigned gen;			/* conn_gen when read */
+};
+
+/* --- time and nonces ----------------------------------------------------- */
+
+uint64_t
+shim_now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+shim_now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+shim_nonce(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v && v)
+		return v;
+	/* No entropy yet (early boot) or no getrandom: mix what differs. */
+	v = shim_now_real() ^ (shim_now_mono() << 17) ^
+	    ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)&v;
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return v ? v : 1;
+}
+
+/* --- sequence numbers and loss ------------------------------------------- */
+
+static struct shim_side *
+side_get(pid_t pid)
+{
+	for (int i = 0; i < SIDE_SLOTS; i++)
+		if (atomic_load(&side[i].pid) == pid)
+			return &side[i];
+	for (int i = 0; i < SIDE_SLOTS; i++) {
+		pid_t z = 0;
+		if (atomic_compare_exchange_strong(&side[i].pid, &z, -1)) {
+			side[i].image = shim_nonce();
+			atomic_store(&side[i].pseq, 0);
+			atomic_store(&side[i].pid, pid);
+			return &side[i];
+		}
+	}
+	/* All taken, most likely by children that exec'd or exited long ago. */
+	struct shim_side *s = &side[(unsigned)pid % SIDE_SLOTS];
+	s->image = shim_nonce();
+	atomic_store(&s->pseq, 0);
+	atomic_store(&s->pid, pid);
+	return s;
+}
+
+static void
+ctx_fill(struct shim_ctx *c)
+{
+	pid_t pid = getpid();
+	if (__builtin_expect(pid == own_pid, 1)) {
+		c->side = NULL;
+		c->image = own_image;
+	} else {
+		c->side = side_get(pid);
+		c->image = c->side->image;
+	}
+}
+
+uint64_t
+shim_pseq_next(struct shim_ctx *c)
+{
+	if (c->side != NULL)
+		return atomic_fetch_add(&c->side->pseq, 1) + 1;
+	return atomic_fetch_add(&own_pseq, 1) + 1;
+}
+
+void
+shim_lost(struct shim_ctx *c, uint64_t pseq)
+{
+	if (c->side != NULL)
+		return;		/* its hole in pseq is the only trace we can leave */
+	uint64_t z = 0;
+	atomic_compare_exchange_strong(&lost_first, &z, pseq);
+	atomic_fetch_add(&lost_count, 1);
+}
+
+/* --- the connection ------------------------------------------------------ */
+
+static int
+try_flag(_Atomic int *f)
+{
+	return atomic_exchange_explicit(f, 1, memory_order_acquire) == 0;
+}
+
+static void
+clear_flag(_Atomic int *f)
+{
+	atomic_store_explicit(f, 0, memory_order_release);
+}
+
+/* Reads the connection.  Returns 0 if there is a consistent, set one. */
+static int
+conn_read(struct conn *k)
+{
+	k->gen = atomic_load_explicit(&conn_gen, memory_order_acquire);
+	if (k->gen & 1)
+		return -1;
+	k->fd = atomic_load_explicit(&conn_fd, memory_order_acquire);
+	k->dev = atomic_load_explicit(&conn_dev, memory_order_acquire);
+	k->ino = atomic_load_explicit(&conn_ino, memory_order_acquire);
+	if (atomic_load_explicit(&conn_gen, memory_order_acquire) != k->gen)
+		return -1;
+	return k->fd >= 0 ? 0 : -1;
+}
+
+/* True if K's descriptor is still the socket we connected. */
+static int
+conn_verify(const struct conn *k)
+{
+	struct stat st;
+	return fstat(k->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       (uint64_t)st.st_dev == k->dev && (uint64_t)st.st_ino == k->ino;
+}
+
+/* Publishes FD (or -1) as the connection.  Call holding conn_busy. */
+static void
+conn_publish(int fd, uint64_t dev, uint64_t ino)
+{
+	atomic_fetch_add_explicit(&conn_gen, 1, memory_order_acq_rel);
+	atomic_store_explicit(&conn_fd, fd, memory_order_release);
+	atomic_store_explicit(&conn_dev, dev, memory_order_release);
+	atomic_store_explicit(&conn_ino, ino, memory_order_release);
+	atomic_fetch_add_explicit(&conn_gen, 1, memory_order_acq_rel);
+}
+
+/*
+ * Stops using K.  The descriptor is closed only while it is still our
+ * socket; otherwise its number belongs to the program now and is left alone.
+ */
+static void
+conn_drop(const struct conn *k, int may_close)
+{
+	if (!try_flag(&conn_busy))
+		return;
+	if (atomic_load(&conn_gen) == k->gen) {
+		if (may_close && conn_verify(k))
+			close(k->fd);
+		conn_publish(-1, 0, 0);
+	}
+	clear_flag(&conn_busy);
+}
+
+/*
+ * Moves FD to a high number the program is unlikely to pick itself.  Not a
+ * round or "all ones" number (scripts write `exec 1000>f`, 1023, 255), and
+ * different per image: bash undoes an `exec N>file` whose N is open and
+ * close-on-exec (it takes such descriptors for its own), so the fewer
+ * programs that aim at our number, the better.  Identity checks cover the
+ * programs that do.
+ */
+static int
+move_high(int fd)
+{
+	struct rlimit rl;
+	long top = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long)rl.rlim_cur < top)
+		top = (long)rl.rlim_cur;
+	long span = top / 4;
+	long base = top - 1;
+	if (span > 16) {
+		uint64_t r = own_image ^ (own_image >> 29);
+		for (int i = 0; i < 8; i++, r = r * 6364136223846793005ull + 1) {
+			base = top - 2 - (long)((r >> 33) % (uint64_t)span);
+			if (base % 10 != 0 && ((base + 1) & base) != 0)
+				break;
+		}
+	}
+	for (; base > 2; base /= 2) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+		if (hi >= 0) {
+			close(fd);
+			return hi;
+		}
+	}
+	return fd;
+}
+
+/* Opens a nonblocking connection to the writer.  Returns fd or -1. */
+static int
+open_socket(void)
+{
+	if (!shim_conf.sock_ok || shim_real.connect == NULL)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (shim_real.connect(fd, (const struct sockaddr *)&shim_conf.sun,
+			      shim_conf.sunlen) != 0) {
+		/* EAGAIN: the listen queue is full; treat as down. */
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Connects and publishes.  Returns 0 with K filled, or -1. */
+static int
+conn_open(struct conn *k, int ignore_backoff)
+{
+	uint64_t now = shim_now_mono();
+	if (!ignore_backoff && now < atomic_load(&conn_retry_at))
+		return -1;
+	if (!try_flag(&conn_busy)) {
+		/*
+		 * Another thread is connecting (a few system calls).  Wait for
+		 * it briefly rather than push this record into the backlog;
+		 * the holder never waits on us, so this is bounded.
+		 */
+		uint64_t until = now + CONNECT_WAIT_NS;
+		while (atomic_load(&conn_busy)) {
+			if (shim_now_mono() > until)
+				return -1;
+			sched_yield();
+		}
+		return conn_read(k) == 0 && conn_verify(k) ? 0 : -1;
+	}
+	/* Someone may have connected between our read and the flag. */
+	if (conn_read(k) == 0 && conn_verify(k)) {
+		clear_flag(&conn_busy);
+		return 0;
+	}
+	int rc = -1;
+	int fd = open_socket();
+	if (fd >= 0) {
+		fd = move_high(fd);
+		struct stat st;
+		if (fstat(fd, &st) == 0) {
+			conn_publish(fd, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+			rc = conn_read(k);
+		} else {
+			close(fd);
+		}
+	}
+	if (rc != 0)
+		atomic_store(&conn_retry_at, now + RETRY_NS);
+	else
+		atomic_store(&conn_retry_at, 0);
+	clear_flag(&conn_busy);
+	return rc;
+}
+
+/*
+ * A verified connection in K, connecting if needed and allowed.  A
+ * descriptor that is no longer our socket is forgotten without closing.
+ */
+static int
+conn_get(struct conn *k, int may_connect, int ignore_backoff)
+{
+	if (conn_read(k) == 0) {
+		if (conn_verify(k))
+			return 0;
+		conn_drop(k, 0);
+	}
+	if (!may_connect)
+		return -1;
+	return conn_open(k, ignore_backoff);
+}
+
+int
+shim_is_own_fd(int fd)
+{
+	return fd >= 0 && atomic_load_explicit(&conn_fd, memory_order_relaxed) == fd;
+}
+
+/* --- sending ------------------------------------------------------------- */
+
+/*
+ * Sends one message.  Returns 0 or -errno.  While *WAIT is set it may wait
+ * once, bounded, for room, and then clears *WAIT: callers share one wait
+ * between the backlog and the current record.
+ */
+static int
+send_one(int fd, const void *msg, size_t len, int *wait)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		if (send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+			return 0;
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		if ((e == EAGAIN || e == EWOULDBLOCK) && *wait) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			*wait = 0;
+			poll(&p, 1, SEND_WAIT_MS);
+			continue;
+		}
+		return -e;
+	}
+	return -EAGAIN;
+}
+
+static int
+is_conn_error(int e)
+{
+	return e == EPIPE || e == ECONNRESET || e == ENOTCONN ||
+	       e == ECONNREFUSED || e == ENOENT;
+}
+
+static int
+is_not_ours(int e)
+{
+	return e == ENOTSOCK || e == EBADF;
+}
+
+static int
+stalled(uint64_t now)
+{
+	uint64_t u = atomic_load_explicit(&stall_until, memory_order_relaxed);
+	return u != 0 && now < u;
+}
+
+static void
+queue(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
+{
+	if (len > BL_SLOT || !try_flag(&bl_busy)) {
+		shim_lost(c, pseq);
+		return;
+	}
+	if (bl.tail - bl.head >= BL_SLOTS) {
+		clear_flag(&bl_busy);
+		shim_lost(c, pseq);
+		return;
+	}
+	unsigned i = bl.tail % BL_SLOTS;
+	memcpy(bl.data[i], msg, len);
+	bl.len[i] = (uint16_t)len;
+	bl.tail++;
+	atomic_fetch_add(&bl_count, 1);
+	clear_flag(&bl_busy);
+}
+
+/* Sends a WE_GAP record for what was lost so far.  Returns 0 or -errno. */
+static int
+send_gap(int fd, struct shim_ctx *c, int *wait)
+{
+	uint64_t count = atomic_load(&lost_count);
+	uint64_t first = atomic_load(&lost_first);
+	if (count == 0)
+		return 0;
+	unsigned char buf[512];
+	struct wire_enc e;
+	wire_enc_init(&e, buf, sizeof buf, WIRE_T_RECORD);
+	wire_put_u64(&e, WT_EVENT, WE_GAP);
+	wire_put_u64(&e, WT_PSEQ, shim_pseq_next(c));
+	wire_put_u64(&e, WT_IMAGE, c->image);
+	wire_put_u64(&e, WT_TIME, shim_now_real());
+	wire_put_u64(&e, WT_PPID, (uint64_t)getppid());
+	wire_put_u64(&e, WT_OUTCOME, WO_OK);
+	wire_put_u64(&e, WT_LOST_FIRST, first);
+	wire_put_u64(&e, WT_LOST_COUNT, count);
+	if (shim_conf.agent_len)
+		wire_put_str_trunc(&e, WT_AGENT, shim_conf.agent,
+				   shim_conf.agent_len, 0);
+	size_t len = wire_enc_finish(&e);
+	int rc = send_one(fd, buf, len, wait);
+	if (rc == 0) {
+		if (atomic_fetch_sub(&lost_count, count) == count)
+			atomic_compare_exchange_strong(&lost_first, &first, 0);
+	}
+	return rc;
+}
+
+static int
+pending(void)
+{
+	return atomic_load_explicit(&bl_count, memory_order_relaxed) != 0 ||
+	       atomic_load_explicit(&lost_count, memory_order_relaxed) != 0;
+}
+
+/*
+ * Sends the backlog in order, then the gap report.  Returns 0 when all of
+ * it went out, -EBUSY if another thread holds the backlog, or -errno.
+ */
+static int
+flush(int fd, struct shim_ctx *c, int *wait)
+{
+	if (!try_flag(&bl_busy))
+		return -EBUSY;
+	int rc = 0;
+	while (bl.head != bl.tail) {
+		unsigned i = bl.head % BL_SLOTS;
+		rc = send_one(fd, bl.data[i], bl.len[i], wait);
+		if (rc != 0)
+			break;
+		bl.head++;
+		atomic_fetch_sub(&bl_count, 1);
+	}
+	/* Under the same flag: one thread reports a loss, once. */
+	if (rc == 0)
+		rc = send_gap(fd, c, wait);
+	clear_flag(&bl_busy);
+	return rc;
+}
+
+/* The owning process: persistent connection, backlog, stall state. */
+static int
+emit_own(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
+{
+	uint64_t now = shim_now_mono();
+	int was_stalled = stalled(now);
+	int wait = !was_stalled;
+	struct conn k;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (conn_get(&k, 1, attempt > 0) != 0)
+			break;
+		int rc = 0;
+		if (pending())
+			rc = flush(k.fd, c, &wait);
+		/*
+		 * -EBUSY: another thread is flushing.  Order across threads is
+		 * not promised anyway; sending now beats losing the record.
+		 */
+		if (rc == 0 || rc == -EBUSY)
+			rc = send_one(k.fd, msg, len, &wait);
+		if (rc == 0) {
+			atomic_store_explicit(&stall_until, 0, memory_order_relaxed);
+			return 1;
+		}
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK) {
+			if (!was_stalled)
+				atomic_store(&stall_until, now + STALL_NS);
+			break;
+		}
+		if (is_conn_error(-rc)) {
+			conn_drop(&k, 1);
+			continue;
+		}
+		if (is_not_ours(-rc)) {
+			conn_drop(&k, 0);
+			continue;
+		}
+		break;		/* -EBUSY, ENOBUFS, EMSGSIZE...: queue */
+	}
+	queue(c, msg, len, pseq);
+	return 0;
+}
+
+/*
+ * A side-slot process: the owner's connection if it verifies (never
+ * replaced or closed from here), else a transient socket for this record.
+ */
+static int
+emit_side(const void *msg, size_t len)
+{
+	struct conn k;
+	int wait = 1;
+	if (conn_read(&k) == 0 && conn_verify(&k) &&
+	    send_one(k.fd, msg, len, &wait) == 0)
+		return 1;
+	int fd = open_socket();
+	if (fd < 0)
+		return 0;
+	int ok = send_one(fd, msg, len, &wait) == 0;
+	close(fd);
+	return ok;
+}
+
+int
+shim_emit(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
+{
+	if (c->side != NULL)
+		return emit_side(msg, len);
+	return emit_own(c, msg, len, pseq);
+}
+
+/* Can a record be delivered now?  (AUDITSHIM_FAIL=closed.) */
+static int
+ready(struct shim_ctx *c)
+{
+	struct conn k;
+	if (c->side != NULL) {
+		if (conn_read(&k) == 0 && conn_verify(&k))
+			return 1;
+		int fd = open_socket();
+		if (fd < 0)
+			return 0;
+		close(fd);
+		return 1;
+	}
+	if (stalled(shim_now_mono()))
+		return 0;
+	return conn_get(&k, 1, 1) == 0;
+}
+
+int
+shim_pre(struct shim_ctx *c)
+{
+	ctx_fill(c);
+	if (shim_guard) {
+		shim_lost(c, shim_pseq_next(c));
+		return SHIM_PASS;
+	}
+	if (shim_conf.fail_closed) {
+		shim_guard = 1;
+		int ok = ready(c);
+		shim_guard = 0;
+		if (!ok)
+			return SHIM_REFUSE;
+	}
+	return SHIM_GO;
+}
+
+/* --- process life cycle -------------------------------------------------- */
+
+void
+shim_emit_atfork_child(void)
+{
+	own_pid = getpid();
+	own_image = shim_nonce();
+	atomic_store(&own_pseq, 0);
+	atomic_store(&stall_until, 0);
+	atomic_store(&conn_retry_at, 0);
+	/* The parent's backlog and losses are the parent's to report. */
+	bl.head = bl.tail = 0;
+	atomic_store(&bl_count, 0);
+	atomic_store(&lost_first, 0);
+	atomic_store(&lost_count, 0);
+	clear_flag(&bl_busy);
+	clear_flag(&conn_busy);
+	/* A change in flight in another parent thread: forget, keep nothing. */
+	if (atomic_load(&conn_gen) & 1) {
+		atomic_store(&conn_fd, -1);
+		atomic_fetch_add(&conn_gen, 1);
+	}
+	for (int i = 0; i < SIDE_SLOTS; i++)
+		atomic_store(&side[i].pid, 0);
+}
+
+void
+shim_emit_exit(void)
+{
+	struct shim_ctx c;
+	struct conn k;
+
+	ctx_fill(&c);
+	if (c.side != NULL || !pending())
+		return;
+	int wait = 1;
+	shim_guard = 1;
+	if (conn_get(&k, 1, 1) == 0)
+		flush(k.fd, &c, &wait);
+	shim_guard = 0;
+}

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hook_exec.c - the exec family, posix_spawn/posix_spawnp, system and
+ * popen.  An exec that succeeds never returns, so its record is sent
+ * before the call (WO_ATTEMPT) and a failure record follows if it
+ * returns.  Every child gets our LD_PRELOAD back if its environment lost
+ * it, and a blind_spot record first if it will run unobserved anyway.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Which real function an exec goes to, and how its target is named. */
+enum xkind {
+	X_PATH,		/* execve: a path */
+	X_SEARCH,	/* execvpe: a PATH search */
+	X_FD,		/* fexecve: a descriptor */
+	X_AT,		/* execveat: a dirfd-relative path */
+};
+
+/* The program a record names: PATH against DIRFD, or FD when PATH is NULL. */
+struct xtarget {
+	int dirfd;		/* AT_FDCWD or a directory descriptor */
+	const char *path;	/* program path, or NULL */
+	int fd;			/* program descriptor when PATH is NULL */
+	int bare;		/* PATH is a name no PATH search found: as is */
+};
+
+static void
+put_target(struct shim_rec *r, const struct xtarget *t, size_t keep)
+{
+	if (t->path != NULL && t->bare)
+		rec_str(r, WT_TARGET, t->path, keep, WIRE_TRUNC_TARGET);
+	else if (t->path != NULL)
+		rec_path(r, WT_TARGET, t->dirfd, t->path, keep, WIRE_TRUNC_TARGET);
+	else
+		rec_fdpath(r, WT_TARGET, t->fd, keep, WIRE_TRUNC_TARGET);
+}
+
+/* Sends an exec/spawn record.  Returns 1 if it reached the writer. */
+static __attribute__((noinline)) int
+exec_record(struct shim_ctx *c, enum wire_event ev, const char *api,
+	    enum wire_outcome out, int64_t result, int err,
+	    const struct xtarget *t, char *const argv[])
+{
+	unsigned char buf[SHIM_MSG_MAX];
+	struct shim_rec r;
+
+	rec_begin(&r, buf, sizeof buf, c, ev, api);
+	rec_result(&r, out, result, err);
+	put_target(&r, t, 3072);
+	rec_cwd(&r, WT_CWD, 2048, WIRE_TRUNC_CWD);
+	rec_argv(&r, argv);
+	return rec_send(&r);
+}
+
+static __attribute__((noinline)) void
+blind_record(struct shim_ctx *c, const char *api, const char *reason,
+	     const struct xtarget *t, char *const argv[])
+{
+	unsigned char buf[SHIM_MSG_MAX];
+	struct shim_rec r;
+
+	rec_begin(&r, buf, sizeof buf, c, WE_BLIND_SPOT, api);
+	rec_result(&r, WO_OK, 0, 0);
+	rec_str(&r, WT_REASON, reason, 0, 0);
+	put_target(&r, t, 3072);
+	rec_cwd(&r, WT_CWD, 2048, WIRE_TRUNC_CWD);
+	rec_argv(&r, argv);
+	rec_send(&r);
+}
+
+/* Records why the child of T will run unobserved, if it will. */
+static __attribute__((noinline)) void
+blind_checks(struct shim_ctx *c, const char *api, const struct xtarget *t,
+	     char *const argv[], int env_too_big)
+{
+	char who[256];
+	const char *reason;
+
+	reason = shim_blind_reason(t->dirfd, t->path, t->fd, who, sizeof who);
+	if (reason != NULL) {
+		struct xtarget w = *t;
+		if (who[0] != '\0') {
+			w.dirfd = AT_FDCWD;
+			w.path = who;
+		}
+		blind_record(c, api, reason, &w, argv);
+	}
+	if (env_too_big)
+		blind_record(c, api, "environment too large to re-inject", t,
+			     argv);
+}
+
+static int
+have_real(enum xkind kind)
+{
+	switch (kind) {
+	case X_SEARCH: return shim_real.execvpe != NULL;
+	case X_FD: return shim_real.fexecve != NULL;
+	case X_AT: return shim_real.execveat != NULL;
+	default: return shim_real.execve != NULL;
+	}
+}
+
+static int
+call_real(enum xkind kind, int dirfd, const char *path, int fd,
+	  char *const argv[], char *const envp[], int flags)
+{
+	switch (kind) {
+	case X_SEARCH: return shim_real.execvpe(path, argv, envp);
+	case X_FD: return shim_real.fexecve(fd, argv, envp);
+	case X_AT: return shim_real.execveat(dirfd, path, argv, envp, flags);
+	default: return shim_real.execve(path, argv, envp);
+	}
+}
+
+/*
+ * The common exec path.  The re-entry guard is never held across the real
+ * call: a vfork child shares it with its suspended parent.
+ */
+static int
+do_exec(const char *api, enum xkind kind, int dirfd, const char *path, int fd,
+	char *const argv[], char *const envp[], int flags)
+{
+	int saved = errno;
+	shim_ensure_init();
+	if (!have_real(kind)) {
+		errno = ENOSYS;
+		return -1;
+	}
+
+	struct shim_ctx c;
+	int pre = shim_pre(&c);
+	char *envout[SHIM_ENV_MAX];
+	char val[SHIM_PRELOAD_MAX];
+	int too_big;
+	char *const *ep = shim_env_doctor(envp, envout, val, &too_big);
+	if (pre == SHIM_PASS) {
+		errno = saved;
+		return call_real(kind, dirfd, path, fd, argv, ep, flags);
+	}
+
+	char cand[4096];
+	struct xtarget t = { .dirfd = AT_FDCWD, .path = path, .fd = -1 };
+	if (kind == X_SEARCH) {
+		t.path = shim_path_search(path, cand, sizeof cand);
+		t.bare = t.path == path && path != NULL && strchr(path, '/') == NULL;
+	} else if (kind == X_FD) {
+		t.path = NULL;
+		t.fd = fd;
+	} else if (kind == X_AT) {
+		t.dirfd = dirfd;
+		if (path != NULL && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+			t.path = NULL;
+			t.fd = dirfd;
+		}
+	}
+	if (t.path == NULL && t.fd < 0)
+		t.path = "";
+	blind_checks(&c, api, &t, argv, too_big);
+	int sent = exec_record(&c, WE_EXEC, api, WO_ATTEMPT, 0, 0, &t, argv);
+	if (pre == SHIM_REFUSE || (shim_conf.fail_closed && !sent)) {
+		exec_record(&c, WE_EXEC, api, WO_ERROR, -1, EACCES, &t, argv);
+		errno = EACCES;
+		return -1;
+	}
+	errno = saved;
+	int r = call_real(kind, dirfd, path, fd, argv, ep, flags);
+	int e = errno;
+	exec_record(&c, WE_EXEC, api, WO_ERROR, r, e, &t, argv);
+	errno = e;
+	return r;
+}
+
+SHIM_EXPORT int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	return do_exec("execve", X_PATH, AT_FDCWD, path, -1, argv, envp, 0);
+}
+
+SHIM_EXPORT int
+execv(const char *path, char *const argv[])
+{
+	return do_exec("execv", X_PATH, AT_FDCWD, path, -1, argv, environ, 0);
+}
+
+SHIM_EXPORT int
+execvp(const char *file, char *const argv[])
+{
+	return do_exec("execvp", X_SEARCH, AT_FDCWD, file, -1, argv, environ, 0);
+}
+
+SHIM_EXPORT int
+execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	return do_exec("execvpe", X_SEARCH, AT_FDCWD, file, -1, argv, envp, 0);
+}
+
+SHIM_EXPORT int
+fexecve(int fd, char *const argv[], char *const envp[])
+{
+	return do_exec("fexecve", X_FD, AT_FDCWD, NULL, fd, argv, envp, 0);
+}
+
+SHIM_EXPORT int
+execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+	 int flags)
+{
+	return do_exec("execveat", X_AT, dirfd, path, -1, argv, envp, flags);
+}
+
+/*
+ * execl*: argv on the stack up to SHIM_EXECL_STACK entries, else mapped
+ * (mmap is a plain system call, fine in a vfork child).
+ */
+static int
+do_execl(const char *api, enum xkind kind, const char *path, const char *arg0,
+	 va_list ap, int with_envp)
+{
+	char *stackv[SHIM_EXECL_STACK];
+	char **argv = stackv;
+	size_t n = 1, maplen = 0;
+	va_list cp;
+
+	va_copy(cp, ap);
+	if (arg0 != NULL)
+		while (va_arg(cp, char *) != NULL)
+			n++;
+	va_end(cp);
+	if (arg0 == NULL)
+		n = 0;
+	if (n + 1 > SHIM_EXECL_STACK) {
+		maplen = (n + 1) * sizeof(char *);
+		void *m = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			errno = E2BIG;
+			return -1;
+		}
+		argv = m;
+	}
+	if (n > 0) {
+		argv[0] = (char *)arg0;
+		for (size_t i = 1; i < n; i++)
+			argv[i] = va_arg(ap, char *);
+		(void)va_arg(ap, char *);	/* the terminating NULL */
+	}
+	argv[n] = NULL;
+	char *const *envp = with_envp ? va_arg(ap, char *const *) : environ;
+
+	int r = do_exec(api, kind, AT_FDCWD, path, -1, argv, envp, 0);
+	if (maplen) {
+		int e = errno;
+		munmap(argv, maplen);
+		errno = e;
+	}
+	return r;
+}
+
+SHIM_EXPORT int
+execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	int r = do_execl("execl", X_PATH, path, arg, ap, 0);
+	va_end(ap);
+	return r;
+}
+
+SHIM_EXPORT int
+execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	int r = do_execl("execlp", X_SEARCH, file, arg, ap, 0);
+	va_end(ap);
+	return r;
+}
+
+SHIM_EXPORT int
+execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	int r = do_execl("execle", X_PATH, path, arg, ap, 1);
+	va_end(ap);
+	return r;
+}
+
+/* posix_spawn/posix_spawnp: recorded after the call, with the child pid. */
+static int
+do_spawn(const char *api, int search, pid_t *pid, const char *path,
+	 const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+	 char *const argv[], char *const envp[])
+{
+	int saved = errno;
+	shim_ensure_init();
+	__typeof__(posix_spawn) *fn = search ? shim_real.posix_spawnp
+					     : shim_real.posix_spawn;
+	if (fn == NULL)
+		return ENOSYS;
+
+	struct shim_ctx c;
+	int pre = shim_pre(&c);
+	char *envout[SHIM_ENV_MAX];
+	char val[SHIM_PRELOAD_MAX];
+	int too_big;
+	char *const *ep = shim_env_doctor(envp, envout, val, &too_big);
+	if (pre == SHIM_PASS) {
+		errno = saved;
+		return fn(pid, path, fa, attr, argv, ep);
+	}
+
+	char cand[4096];
+	struct xtarget t = { .dirfd = AT_FDCWD, .path = path, .fd = -1 };
+	if (search) {
+		t.path = shim_path_search(path, cand, sizeof cand);
+		t.bare = t.path == path && path != NULL && strchr(path, '/') == NULL;
+	}
+	if (t.path == NULL)
+		t.path = "";
+	blind_checks(&c, api, &t, argv, too_big);
+	if (pre == SHIM_REFUSE) {
+		exec_record(&c, WE_SPAWN, api, WO_ERROR, EACCES, EACCES, &t, argv);
+		errno = saved;
+		return EACCES;
+	}
+	pid_t local = 0;
+	pid_t *pp = pid != NULL ? pid : &local;
+	errno = saved;
+	int rc = fn(pp, path, fa, attr, argv, ep);
+	int e = errno;
+	exec_record(&c, WE_SPAWN, api, rc == 0 ? WO_OK : WO_ERROR,
+		    rc == 0 ? *pp : rc, rc, &t, argv);
+	errno = e;
+	return rc;
+}
+
+SHIM_EXPORT int
+posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+	    const posix_spawnattr_t *attr, char *const argv[],
+	    char *const envp[])
+{
+	return do_spawn("posix_spawn", 0, pid, path, fa, attr, argv, envp);
+}
+
+SHIM_EXPORT int
+posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+	     const posix_spawnattr_t *attr, char *const argv[],
+	     char *const envp[])
+{
+	return do_spawn("posix_spawnp", 1, pid, file, fa, attr, argv, envp);
+}
+
+/*
+ * system/popen spawn through glibc internals we cannot doctor: the child
+ * inherits environ as is, so a missing preload is reported as a blind spot.
+ */
+static void
+shell_pre(struct shim_ctx *c, const char *api, const struct xtarget *t,
+	  char *const argv[])
+{
+	if (!shim_env_has_self(environ))
+		blind_record(c, api, "environment lacks LD_PRELOAD", t, argv);
+	blind_checks(c, api, t, argv, 0);
+}
+
+SHIM_EXPORT int
+system(const char *cmd)
+{
+	int saved = errno;
+	shim_ensure_init();
+	if (shim_real.system == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	struct shim_ctx c;
+	int pre = shim_pre(&c);
+	if (pre == SHIM_PASS) {
+		errno = saved;
+		return shim_real.system(cmd);
+	}
+	char *argv[] = { (char *)"/bin/sh", (char *)"-c",
+			 (char *)(cmd != NULL ? cmd : "exit 0"), NULL };
+	struct xtarget t = { .dirfd = AT_FDCWD, .path = "/bin/sh", .fd = -1 };
+	shell_pre(&c, "system", &t, argv);
+	if (pre == SHIM_REFUSE) {
+		exec_record(&c, WE_SPAWN, "system", WO_ERROR, -1, EACCES, &t, argv);
+		errno = EACCES;
+		return -1;
+	}
+	errno = saved;
+	int r = shim_real.system(cmd);
+	int e = errno;
+	exec_record(&c, WE_SPAWN, "system", r == -1 ? WO_ERROR : WO_OK, r,
+		    r == -1 ? e : 0, &t, argv);
+	errno = e;
+	return r;
+}
+
+SHIM_EXPORT FILE *
+popen(const char *cmd, const char *type)
+{
+	int saved = errno;
+	shim_ensure_init();
+	if (shim_real.popen == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	struct shim_ctx c;
+	int pre = shim_pre(&c);
+	if (pre == SHIM_PASS) {
+		errno = saved;
+		return shim_real.popen(cmd, type);
+	}
+	char *argv[] = { (char *)"/bin/sh", (char *)"-c",
+			 (char *)(cmd != NULL ? cmd : ""), NULL };
+	struct xtarget t = { .dirfd = AT_FDCWD, .path = "/bin/sh", .fd = -1 };
+	shell_pre(&c, "popen", &t, argv);
+	if (pre == SHIM_REFUSE) {
+		exec_record(&c, WE_SPAWN, "popen", WO_ERROR, -1, EACCES, &t, argv);
+		errno = EACCES;
+		return NULL;
+	}
+	errno = saved;
+	FILE *fp = shim_real.popen(cmd, type);
+	int e = errno;
+	exec_record(&c, WE_SPAWN, "popen", fp == NULL ? WO_ERROR : WO_OK,
+		    fp != NULL ? fileno(fp) : -1, fp == NULL ? e : 0, &t, argv);
+	errno = e;
+	return fp;
+}
