@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
@@ -111,6 +112,13 @@ int db_verify_range(sqlite3 *db, struct chain_ctx *c, int64_t from,
  * V->reason set: a truncated or replaced tail), or -EIO.
  */
 int db_check_head(sqlite3 *db, const struct db_head *h, struct db_verify *v);
+
+/*
+ * Creates every missing directory above the file PATH: intermediate ones
+ * 0755, the file's own directory LAST_MODE.  Existing ones are left as
+ * they are.  Returns 0 or -errno.
+ */
+int db_make_parents(const char *path, mode_t last_mode);
 
 /* Highest seq in the records table (0 if empty) into *SEQ. 0 or -EIO. */
 int db_max_seq(sqlite3 *db, int64_t *seq);

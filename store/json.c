@@ -191,6 +191,31 @@ jbuf_str(struct jbuf *b, const char *s, size_t n)
 }
 
 void
+jbuf_utf8(struct jbuf *b, const char *s, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, run = 0;
+
+	while (i < n) {
+		size_t k = utf8_seq(u + i, n - i);
+		if (k) {
+			i += k;
+			run += k;
+			continue;
+		}
+		if (run)
+			jbuf_add(b, s + i - run, run);
+		run = 0;
+		char tmp[4] = { '\\', 'x', hx[u[i] >> 4], hx[u[i] & 15] };
+		jbuf_add(b, tmp, 4);
+		i++;
+	}
+	if (run)
+		jbuf_add(b, s + n - run, run);
+}
+
+void
 jbuf_strz(struct jbuf *b, const char *s)
 {
 	if (s)

@@ -31,6 +31,9 @@ void jbuf_printf(struct jbuf *b, const char *fmt, ...)
 void jbuf_str(struct jbuf *b, const char *s, size_t n);
 /* Appends S as a quoted JSON string, or null when S is NULL. */
 void jbuf_strz(struct jbuf *b, const char *s);
+/* Appends S (N bytes) unquoted, each byte that is not valid UTF-8 as the
+ * text \xNN: for storing untrusted bytes in a TEXT column.  (Addition.) */
+void jbuf_utf8(struct jbuf *b, const char *s, size_t n);
 /* Returns the text ("" when empty). Valid until the next modification. */
 const char *jbuf_text(const struct jbuf *b);
 

@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ingest.c - turns a decoded wire message plus the sender's kernel
+ * credentials into a record (docs/record-format.md), and builds the
+ * records the writer itself adds: gaps and lifecycle events.  Everything
+ * the message says about itself is stored as claimed; pid/uid/gid come
+ * from SCM_CREDENTIALS only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errname.h"
+#include "json.h"
+#include "log.h"
+#include "writer.h"
+
+uint64_t
+now_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void
+fmt_time_ns(uint64_t ns, char buf[32])
+{
+	time_t sec = (time_t)(ns / 1000000000u);
+	unsigned us = (unsigned)(ns % 1000000000u / 1000u);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(buf, 32, "1970-01-01T00:00:00.000000Z");
+		return;
+	}
+	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%06uZ", us);
+}
+
+/* A JSON object under construction. */
+struct jobj {
+	struct jbuf b;		/* text so far */
+	bool any;		/* a member was added */
+};
+
+static void
+jkey(struct jobj *o, const char *key)
+{
+	jbuf_add(&o->b, o->any ? "," : "{", 1);
+	o->any = true;
+	jbuf_str(&o->b, key, strlen(key));
+	jbuf_add(&o->b, ":", 1);
+}
+
+static void
+jkey_str(struct jobj *o, const char *key, const char *s, size_t n)
+{
+	jkey(o, key);
+	jbuf_str(&o->b, s, n);
+}
+
+static void
+jkey_u64(struct jobj *o, const char *key, uint64_t v)
+{
+	jkey(o, key);
+	jbuf_printf(&o->b, "%" PRIu64, v);
+}
+
+static void
+jkey_i64(struct jobj *o, const char *key, int64_t v)
+{
+	jkey(o, key);
+	jbuf_printf(&o->b, "%" PRId64, v);
+}
+
+/* Closes O and hands its text to R (NULL for an empty object). */
+static const char *
+jobj_finish(struct jobj *o, struct rec *r, bool *oom)
+{
+	if (!o->any) {
+		jbuf_free(&o->b);
+		return NULL;
+	}
+	jbuf_add(&o->b, "}", 1);
+	if (o->b.oom) {
+		*oom = true;
+		jbuf_free(&o->b);
+		return NULL;
+	}
+	return rec_take(r, o->b.p);
+}
+
+struct flagname {
+	uint64_t bits;		/* all of these set */
+	const char *name;	/* its symbol */
+};
+
+static const struct flagname open_flags[] = {
+	{ O_CREAT, "O_CREAT" }, { O_EXCL, "O_EXCL" }, { O_NOCTTY, "O_NOCTTY" },
+	{ O_TRUNC, "O_TRUNC" }, { O_APPEND, "O_APPEND" },
+	{ O_NONBLOCK, "O_NONBLOCK" }, { O_SYNC, "O_SYNC" },
+	{ O_DSYNC, "O_DSYNC" }, { O_ASYNC, "O_ASYNC" }, { O_DIRECT, "O_DIRECT" },
+	/* glibc defines O_LARGEFILE as 0 on 64-bit; 32-bit callers pass it. */
+	{ 0100000, "O_LARGEFILE" }, { O_TMPFILE, "O_TMPFILE" },
+	{ O_DIRECTORY, "O_DIRECTORY" }, { O_NOFOLLOW, "O_NOFOLLOW" },
+	{ O_NOATIME, "O_NOATIME" }, { O_CLOEXEC, "O_CLOEXEC" }, { O_PATH, "O_PATH" },
+	{ 0, NULL }
+};
+
+static const struct flagname at_flags[] = {
+	{ AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW" },
+	{ AT_REMOVEDIR, "AT_REMOVEDIR" }, { AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW" },
+	{ AT_NO_AUTOMOUNT, "AT_NO_AUTOMOUNT" }, { AT_EMPTY_PATH, "AT_EMPTY_PATH" },
+	{ 0, NULL }
+};
+
+static const struct flagname rename_flags[] = {
+	{ RENAME_NOREPLACE, "RENAME_NOREPLACE" },
+	{ RENAME_EXCHANGE, "RENAME_EXCHANGE" }, { RENAME_WHITEOUT, "RENAME_WHITEOUT" },
+	{ 0, NULL }
+};
+
+static const struct flagname msg_flags[] = {
+	{ MSG_OOB, "MSG_OOB" }, { MSG_DONTROUTE, "MSG_DONTROUTE" },
+	{ MSG_DONTWAIT, "MSG_DONTWAIT" }, { MSG_EOR, "MSG_EOR" },
+	{ MSG_CONFIRM, "MSG_CONFIRM" }, { MSG_NOSIGNAL, "MSG_NOSIGNAL" },
+	{ MSG_MORE, "MSG_MORE" }, { MSG_FASTOPEN, "MSG_FASTOPEN" },
+	{ 0, NULL }
+};
+
+/* FLAGS as "A|B|0x40" from TABLE; open flags start with the access mode. */
+static void
+flags_text(struct jbuf *b, uint64_t flags, const struct flagname *table,
+	   bool open_mode)
+{
+	bool any = false;
+
+	if (open_mode) {
+		static const char *const acc[] = { "O_RDONLY", "O_WRONLY",
+						   "O_RDWR", "O_ACCMODE" };
+		jbuf_adds(b, acc[flags & O_ACCMODE]);
+		flags &= ~(uint64_t)O_ACCMODE;
+		any = true;
+	}
+	for (const struct flagname *f = table; f->name; f++) {
+		if ((flags & f->bits) != f->bits)
+			continue;
+		if (any)
+			jbuf_add(b, "|", 1);
+		jbuf_adds(b, f->name);
+		flags &= ~f->bits;
+		any = true;
+	}
+	if (flags || !any)
+		jbuf_printf(b, "%s0x%" PRIx64, any ? "|" : "", flags);
+}
+
+static const struct flagname *
+flag_table(unsigned ev, bool *open_mode)
+{
+	*open_mode = false;
+	switch (ev) {
+	case WE_OPEN:
+		*open_mode = true;
+		return open_flags;
+	case WE_RENAME:
+		return rename_flags;
+	case WE_SENDTO:
+		return msg_flags;
+	case WE_UNLINK: case WE_RMDIR: case WE_LINK: case WE_CHMOD:
+	case WE_CHOWN: case WE_MKDIR: case WE_SYMLINK: case WE_TRUNCATE:
+	case WE_MKNOD:
+		return at_flags;
+	default:
+		return NULL;
+	}
+}
+
+/* True if the socket address text names this host or a Unix socket. */
+static bool
+is_local_address(const char *t)
+{
+	static const char *const local[] = {
+		"127.", "[::1]", "[::ffff:127.", "0.0.0.0:", "[::]:", "localhost",
+	};
+
+	if (!t || !*t || *t == '/' || *t == '@')
+		return true;
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+		if (strncmp(t, local[i], strlen(local[i])) == 0)
+			return true;
+	return false;
+}
+
+const char *
+classify_builtin(const char *event, const char *target)
+{
+	if (strcmp(event, "exec") == 0 || strcmp(event, "spawn") == 0)
+		return "tool_call";
+	if (strcmp(event, "connect") == 0 && !is_local_address(target))
+		return "tool_call";
+	return "other";
+}
+
+static const char *
+dup_time(struct rec *r, uint64_t ns)
+{
+	char buf[32];
+
+	fmt_time_ns(ns, buf);
+	return rec_take(r, strdup(buf));
+}
+
+static const char *
+dup_image(struct rec *r, uint64_t image)
+{
+	char buf[17];
+
+	snprintf(buf, sizeof buf, "%016" PRIx64, image);
+	return rec_take(r, strdup(buf));
+}
+
+static const char *
+dup_str(struct rec *r, const char *s)
+{
+	return s ? rec_take(r, strdup(s)) : NULL;
+}
+
+/* The fields every record shares. */
+static void
+rec_base(struct writer *w, struct rec *r, uint64_t time_ns, uint64_t recv_ns)
+{
+	r->r.time = dup_time(r, time_ns);
+	r->r.recv_time = dup_time(r, recv_ns);
+	r->r.host = w->host;
+	r->r.severity = "info";
+	r->r.result = "ok";
+	r->r.key_epoch = 1;
+}
+
+/* Seals R, or frees it and reports allocation failure. */
+static int
+seal_checked(struct writer *w, struct rec *r, bool oom)
+{
+	if (oom || !r->r.time || !r->r.recv_time) {
+		rec_free(r);
+		return -ENOMEM;
+	}
+	return group_seal(w, r);
+}
+
+int
+ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid, uint64_t image,
+	   const char *session, const char *agent, uint64_t first,
+	   uint64_t count, const char *reason)
+{
+	struct rec *r = rec_new();
+	struct jobj d = { 0 };
+	bool oom = false;
+	char img[17];
+
+	if (!r)
+		return -ENOMEM;
+	uint64_t now = now_realtime_ns();
+	rec_base(w, r, now, now);
+	r->r.session = dup_str(r, session);
+	r->r.agent = dup_str(r, agent);
+	r->r.pid = pid;
+	r->r.uid = uid;
+	r->r.gid = gid;
+	r->r.has_pid = r->r.has_uid = r->r.has_gid = true;
+	r->r.event = "gap";
+	r->r.klass = "other";
+	r->r.image = dup_image(r, image);
+	snprintf(img, sizeof img, "%016" PRIx64, image);
+	jkey_i64(&d, "pid", pid);
+	jkey_str(&d, "image", img, strlen(img));
+	jkey_u64(&d, "first_pseq", first);
+	jkey_u64(&d, "count", count);
+	jkey_str(&d, "reason", reason, strlen(reason));
+	r->r.detail = jobj_finish(&d, r, &oom);
+	log_warnx("gap: pid %d image %s lost pseq %" PRIu64 "..%" PRIu64 " (%s)",
+		  (int)pid, img, first, first + count - 1, reason);
+	return seal_checked(w, r, oom);
+}
+
+int
+ingest_lifecycle(struct writer *w, const char *event, const char *detail)
+{
+	struct rec *r = rec_new();
+
+	if (!r)
+		return -ENOMEM;
+	uint64_t now = now_realtime_ns();
+	rec_base(w, r, now, now);
+	r->r.pid = getpid();
+	r->r.ppid = getppid();
+	r->r.uid = geteuid();
+	r->r.gid = getegid();
+	r->r.has_pid = r->r.has_ppid = r->r.has_uid = r->r.has_gid = true;
+	r->r.exe = w->exe[0] ? w->exe : NULL;
+	r->r.event = event;
+	r->r.klass = "other";
+	r->r.detail = dup_str(r, detail);
+	return seal_checked(w, r, detail && !r->r.detail);
+}
+
+static const char *
+str_field(struct rec *r, const struct wire_msg *m, enum wire_tag tag)
+{
+	return wire_has(m, tag) ? rec_text(r, m->s[tag].p, m->s[tag].len) : NULL;
+}
+
+/* An approval decision sent by auditctl. */
+static int
+ingest_approval(struct writer *w, const struct wire_msg *m, pid_t pid,
+		uid_t uid, gid_t gid)
+{
+	struct rec *r = rec_new();
+	struct jobj d = { 0 };
+	bool oom = false;
+	int64_t ppid;
+	unsigned long long start;
+
+	if (!r)
+		return -ENOMEM;
+	uint64_t now = now_realtime_ns();
+	rec_base(w, r, wire_has(m, WT_TIME) ? m->u[WT_TIME] : now, now);
+	r->r.pid = pid;
+	r->r.uid = uid;
+	r->r.gid = gid;
+	r->r.has_pid = r->r.has_uid = r->r.has_gid = true;
+	if (proc_stat(pid, &ppid, &start) == 0) {
+		r->r.ppid = ppid;
+		r->r.has_ppid = true;
+	}
+	r->r.exe = rec_take(r, proc_exe(pid));
+	const char *sess, *agent;
+	procs_session_of(w, pid, &sess, &agent);
+	r->r.session = dup_str(r, sess);
+	r->r.agent = dup_str(r, agent);
+	r->r.event = "approval";
+	r->r.klass = "other";
+	r->r.target = str_field(r, m, WT_TASK);
+	jkey_str(&d, "decision", m->s[WT_DECISION].p, m->s[WT_DECISION].len);
+	if (wire_has(m, WT_TEXT))
+		jkey_str(&d, "reason", m->s[WT_TEXT].p, m->s[WT_TEXT].len);
+	r->r.detail = jobj_finish(&d, r, &oom);
+	return seal_checked(w, r, oom || !r->r.target);
+}
+
+/* Detail members of an observed operation. */
+static void
+record_detail(struct jobj *d, const struct wire_msg *m, unsigned ev,
+	      const struct proc_view *v, int track)
+{
+	static const struct { unsigned bit; const char *name; } trunc[] = {
+		{ WIRE_TRUNC_ARGV, "argv" }, { WIRE_TRUNC_TARGET, "target" },
+		{ WIRE_TRUNC_TARGET2, "target2" }, { WIRE_TRUNC_CWD, "cwd" },
+		{ WIRE_TRUNC_EXE, "program" },
+	};
+
+	if (wire_has(m, WT_API))
+		jkey_str(d, "api", m->s[WT_API].p, m->s[WT_API].len);
+	if (wire_has(m, WT_FLAGS)) {
+		bool open_mode;
+		const struct flagname *t = flag_table(ev, &open_mode);
+		jkey(d, "flags");
+		struct jbuf f = { 0 };
+		if (t)
+			flags_text(&f, m->u[WT_FLAGS], t, open_mode);
+		else
+			jbuf_printf(&f, "0x%" PRIx64, m->u[WT_FLAGS]);
+		jbuf_str(&d->b, jbuf_text(&f), f.len);
+		d->b.oom |= f.oom;
+		jbuf_free(&f);
+	}
+	if (wire_has(m, WT_MODE)) {
+		char mode[32];
+		snprintf(mode, sizeof mode, "%04" PRIo64, m->u[WT_MODE]);
+		jkey_str(d, "mode", mode, strlen(mode));
+	}
+	if (wire_has(m, WT_CWD))
+		jkey_str(d, "cwd", m->s[WT_CWD].p, m->s[WT_CWD].len);
+	if (wire_has(m, WT_ARGC))
+		jkey_u64(d, "argc", m->u[WT_ARGC]);
+	if (wire_has(m, WT_ARGLEN))
+		jkey_u64(d, "argv_bytes", m->u[WT_ARGLEN]);
+	if (wire_has(m, WT_TRUNC) && m->u[WT_TRUNC]) {
+		bool first = true;
+		jkey(d, "truncated");
+		jbuf_add(&d->b, "[", 1);
+		for (size_t i = 0; i < sizeof trunc / sizeof trunc[0]; i++) {
+			if (!(m->u[WT_TRUNC] & trunc[i].bit))
+				continue;
+			if (!first)
+				jbuf_add(&d->b, ",", 1);
+			jbuf_strz(&d->b, trunc[i].name);
+			first = false;
+		}
+		jbuf_add(&d->b, "]", 1);
+	}
+	/* TARGET is what the call creates (docs/wire.md): TARGET2 is where a
+	 * rename or link came from, and what a symlink points to. */
+	if (wire_has(m, WT_TARGET2))
+		jkey_str(d, ev == WE_SYMLINK ? "to" : "from", m->s[WT_TARGET2].p,
+			 m->s[WT_TARGET2].len);
+	/* chown's "leave unchanged" is (uid_t)-1: store it as -1. */
+	if (wire_has(m, WT_OWNER_UID))
+		jkey_i64(d, "owner_uid", (uint32_t)m->u[WT_OWNER_UID] == UINT32_MAX
+			 ? -1 : (int64_t)m->u[WT_OWNER_UID]);
+	if (wire_has(m, WT_OWNER_GID))
+		jkey_i64(d, "owner_gid", (uint32_t)m->u[WT_OWNER_GID] == UINT32_MAX
+			 ? -1 : (int64_t)m->u[WT_OWNER_GID]);
+	if (wire_has(m, WT_LENGTH))
+		jkey_u64(d, "length", m->u[WT_LENGTH]);
+	if (m->naddrs) {
+		jkey(d, "addresses");
+		jbuf_add(&d->b, "[", 1);
+		for (unsigned i = 0; i < m->naddrs; i++) {
+			if (i)
+				jbuf_add(&d->b, ",", 1);
+			jbuf_str(&d->b, m->addrs[i].p, m->addrs[i].len);
+		}
+		jbuf_add(&d->b, "]", 1);
+	}
+	if (wire_has(m, WT_REASON) && ev != WE_GAP)
+		jkey_str(d, "reason", m->s[WT_REASON].p, m->s[WT_REASON].len);
+	bool ok = !wire_has(m, WT_OUTCOME) || m->u[WT_OUTCOME] == WO_OK;
+	if (wire_has(m, WT_RESULT) && ok) {
+		int64_t res = (int64_t)m->u[WT_RESULT];
+		if (ev == WE_OPEN)
+			jkey_i64(d, "fd", res);
+		else if (ev == WE_SPAWN)
+			jkey_i64(d, wire_has(m, WT_API) && m->s[WT_API].len == 6 &&
+				    memcmp(m->s[WT_API].p, "system", 6) == 0
+				    ? "status" : "pid", res);
+	}
+	if (wire_has(m, WT_EXE))
+		jkey_str(d, "program", m->s[WT_EXE].p, m->s[WT_EXE].len);
+	if (wire_has(m, WT_PPID) && v->ppid >= 0 &&
+	    (int64_t)m->u[WT_PPID] != v->ppid)
+		jkey_i64(d, "ppid_claimed", (int64_t)m->u[WT_PPID]);
+	if (v->agent_differs)
+		jkey_str(d, "agent_claimed", m->s[WT_AGENT].p, m->s[WT_AGENT].len);
+	if (track == TRACK_LATE) {
+		jkey(d, "late");
+		jbuf_adds(&d->b, "true");
+	} else if (track == TRACK_DUP) {
+		jkey(d, "duplicate");
+		jbuf_adds(&d->b, "true");
+	}
+}
+
+/* An operation observed by the shim. */
+static int
+ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
+	      uid_t uid, gid_t gid, const char **why)
+{
+	unsigned ev = (unsigned)m->u[WT_EVENT];
+	uint64_t pseq = m->u[WT_PSEQ];
+	uint64_t image = m->u[WT_IMAGE];
+	int64_t claimed_ppid = -1;
+	struct proc_view v;
+	bool oom = false;
+
+	if (pseq > INT64_MAX) {
+		*why = "pseq out of range";
+		return -EPROTO;
+	}
+	if (wire_has(m, WT_PPID) && m->u[WT_PPID] <= INT_MAX)
+		claimed_ppid = (int64_t)m->u[WT_PPID];
+	uint64_t recv = now_realtime_ns();
+	int track = procs_receive(w, pid, uid, gid, image, pseq, claimed_ppid,
+				  wire_has(m, WT_AGENT) ? &m->s[WT_AGENT] : NULL,
+				  ev == WE_GAP, m->u[WT_LOST_FIRST],
+				  m->u[WT_LOST_COUNT], &v);
+	if (track < 0)
+		return track;
+
+	struct rec *r = rec_new();
+	struct jobj d = { 0 };
+	if (!r)
+		return -ENOMEM;
+	rec_base(w, r, m->u[WT_TIME], recv);
+	r->r.session = dup_str(r, v.session);
+	r->r.agent = dup_str(r, v.agent);
+	r->r.pid = pid;
+	r->r.uid = uid;
+	r->r.gid = gid;
+	r->r.has_pid = r->r.has_uid = r->r.has_gid = true;
+	if (v.ppid >= 0) {
+		r->r.ppid = v.ppid;
+		r->r.has_ppid = true;
+	} else if (wire_has(m, WT_PPID) && m->u[WT_PPID] <= INT64_MAX) {
+		r->r.ppid = (int64_t)m->u[WT_PPID];
+		r->r.has_ppid = true;
+	}
+	r->r.exe = dup_str(r, v.exe);
+	r->r.event = wire_event_name(ev);
+	r->r.target = str_field(r, m, WT_TARGET);
+	if (!r->r.target && (ev == WE_EXEC || ev == WE_SPAWN))
+		r->r.target = str_field(r, m, WT_EXE);
+	r->r.klass = classify_builtin(r->r.event, r->r.target);
+	if (m->nargs) {
+		struct jbuf a = { 0 };
+		jbuf_add(&a, "[", 1);
+		for (unsigned i = 0; i < m->nargs; i++) {
+			if (i)
+				jbuf_add(&a, ",", 1);
+			jbuf_str(&a, m->args[i].p, m->args[i].len);
+		}
+		jbuf_add(&a, "]", 1);
+		oom |= a.oom;
+		r->r.argv = a.oom ? NULL : rec_take(r, a.p);
+		if (a.oom)
+			jbuf_free(&a);
+	}
+	if (ev == WE_GAP) {
+		char img[17];
+		snprintf(img, sizeof img, "%016" PRIx64, image);
+		jkey_i64(&d, "pid", pid);
+		jkey_str(&d, "image", img, strlen(img));
+		jkey_u64(&d, "first_pseq", m->u[WT_LOST_FIRST]);
+		jkey_u64(&d, "count", m->u[WT_LOST_COUNT]);
+		jkey_str(&d, "reason", "shim could not deliver",
+			 strlen("shim could not deliver"));
+		if (wire_has(m, WT_REASON))
+			jkey_str(&d, "shim_reason", m->s[WT_REASON].p,
+				 m->s[WT_REASON].len);
+		log_warnx("gap: pid %d image %s: shim reports %" PRIu64
+			  " records lost from pseq %" PRIu64, (int)pid, img,
+			  m->u[WT_LOST_COUNT], m->u[WT_LOST_FIRST]);
+	}
+	record_detail(&d, m, ev, &v, track);
+	r->r.detail = jobj_finish(&d, r, &oom);
+	switch (wire_has(m, WT_OUTCOME) ? m->u[WT_OUTCOME] : WO_OK) {
+	case WO_ERROR: {
+		char eb[16];
+		r->r.result = "error";
+		if (wire_has(m, WT_ERRNO))
+			r->r.errno_name = dup_str(r, m->u[WT_ERRNO] <= INT_MAX
+				? errname((int)m->u[WT_ERRNO], eb) : "E?");
+		break;
+	}
+	case WO_ATTEMPT:
+		r->r.result = "attempt";
+		break;
+	default:
+		r->r.result = "ok";
+		break;
+	}
+	r->r.pseq = (int64_t)pseq;
+	r->r.has_pseq = true;
+	r->r.image = dup_image(r, image);
+	oom |= (wire_has(m, WT_TARGET) && !r->r.target) || !r->r.image;
+	return seal_checked(w, r, oom);
+}
+
+int
+ingest_message(struct writer *w, const struct wire_msg *m, pid_t pid,
+	       uid_t uid, gid_t gid, const char **why)
+{
+	int rc;
+
+	*why = NULL;
+	if (m->type == WIRE_T_APPROVAL)
+		rc = ingest_approval(w, m, pid, uid, gid);
+	else
+		rc = ingest_record(w, m, pid, uid, gid, why);
+	if (rc == 0)
+		w->accepted++;
+	return rc;
+}

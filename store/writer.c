@@ -1,0 +1,835 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * writer.c - auditshimd: options, start-up (config, key, store, tail
+ * verification, socket), daemonizing, and the single-threaded epoll loop
+ * that reads records from many shim clients, seals them and commits them
+ * in groups.  docs/writer.md describes the design; auditshimd(8) the use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "auditshim_config.h"
+#include "db.h"
+#include "json.h"
+#include "log.h"
+#include "records.h"
+#include "writer.h"
+
+/* Records verified at start-up (the tail of the chain). */
+#define TAIL_VERIFY 1000
+/* Messages per recvmmsg call. */
+#define RECV_VLEN 16
+/* How long a stopping writer keeps retrying a failing commit. */
+#define STOP_RETRY_MS 10000
+
+/* One connected shim (or auditctl) socket. */
+struct client {
+	int fd;			/* non-blocking SEQPACKET socket */
+	pid_t peer_pid;		/* SO_PEERCRED at accept, for log lines */
+	struct client *prev, *next;	/* all clients */
+};
+
+/* Tags stored in epoll data for the non-client descriptors. */
+static char tag_listener, tag_signal, tag_clients;
+
+/* Event-loop state. */
+struct loop {
+	int ep;			/* main epoll: listener, signalfd, ep_clients */
+	int ep_clients;		/* nested epoll with every client */
+	int listener;		/* listening socket */
+	int sigfd;		/* SIGTERM, SIGINT, SIGHUP */
+	struct client *clients;	/* list */
+	unsigned nclients;	/* its length */
+	bool paused;		/* not reading: the pending group is at its cap */
+	int stop_signal;	/* the signal that asked us to stop, 0 while running */
+	uint64_t refused_log_ms;	/* last "too many clients" line */
+	unsigned refused;	/* connections refused since that line */
+	dev_t sock_dev;		/* our socket file, to unlink only ours */
+	ino_t sock_ino;
+};
+
+/* Receive buffers, reused for every call. */
+static unsigned char rbuf[RECV_VLEN][WIRE_MAX_MSG + 1];
+static union {
+	char buf[CMSG_SPACE(sizeof(struct ucred))];
+	struct cmsghdr align;
+} rcmsg[RECV_VLEN];
+static struct wire_msg rmsg;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: auditshimd [-fhV] [-c file] [--socket path] [--db path]"
+		" [--key path]\n");
+	exit(2);
+}
+
+/* Makes PATH absolute against the current directory (we chdir("/")). */
+static void
+absolutize(char **path)
+{
+	char cwd[PATH_MAX];
+
+	if ((*path)[0] == '/')
+		return;
+	if (!getcwd(cwd, sizeof cwd))
+		fatalx("getcwd: %s", strerror(errno));
+	char *p = malloc(strlen(cwd) + strlen(*path) + 2);
+	if (!p)
+		fatalx("out of memory");
+	sprintf(p, "%s/%s", cwd, *path);
+	free(*path);
+	*path = p;
+}
+
+static void
+load_key(struct writer *w)
+{
+	unsigned char key[CHAIN_KEY_LEN];
+	const char *path = w->conf.key;
+
+	int rc = chain_key_load(path, key);
+	if (rc == -ENOENT) {
+		rc = db_make_parents(path, 0700);
+		if (rc < 0)
+			fatalx("%s: cannot create its directory: %s", path,
+			       strerror(-rc));
+		rc = chain_key_create(path, key);
+		if (rc < 0)
+			fatalx("%s: cannot create the MAC key: %s", path,
+			       strerror(-rc));
+		log_info("created a new MAC key in %s", path);
+	} else if (rc == -EPERM) {
+		fatalx("%s: the MAC key is readable or writable by group or others;"
+		       " refusing it (chmod 600)", path);
+	} else if (rc == -EINVAL) {
+		fatalx("%s: not a %d-byte regular file", path, CHAIN_KEY_LEN);
+	} else if (rc < 0) {
+		fatalx("%s: %s", path, strerror(-rc));
+	}
+	w->chain = chain_ctx_new(key);
+	chain_wipe(key, sizeof key);
+	if (!w->chain || db_key_id(w->chain, w->key_id) < 0)
+		fatalx("cannot set up HMAC-SHA-256 (OpenSSL)");
+}
+
+/* Records key epoch 1 or checks that the key is the one it names. */
+static void
+check_key_epoch(struct writer *w)
+{
+	sqlite3_stmt *st = NULL;
+	char now[32];
+	int64_t max;
+
+	if (sqlite3_prepare_v2(w->db, "SELECT key_id FROM key_epochs WHERE epoch = 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		fatalx("%s: %s", w->conf.database, sqlite3_errmsg(w->db));
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		if (!id || strcmp(id, w->key_id) != 0)
+			fatalx("%s: the key in %s (id %s) is not the key that sealed "
+			       "this database (key epoch 1 has id %s); refusing to "
+			       "start", w->conf.database, w->conf.key, w->key_id,
+			       id ? id : "NULL");
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_finalize(st);
+	if (s != SQLITE_DONE || db_max_seq(w->db, &max) < 0)
+		fatalx("%s: %s", w->conf.database, sqlite3_errmsg(w->db));
+	fmt_time_ns(now_realtime_ns(), now);
+	if (sqlite3_prepare_v2(w->db, "INSERT INTO key_epochs (epoch, first_seq,"
+			       " created, key_id) VALUES (1, ?, ?, ?)", -1, &st,
+			       NULL) != SQLITE_OK)
+		fatalx("%s: %s", w->conf.database, sqlite3_errmsg(w->db));
+	sqlite3_bind_int64(st, 1, max + 1);
+	sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, w->key_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		fatalx("%s: cannot record the key epoch: %s", w->conf.database,
+		       sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+}
+
+/*
+ * Verifies the last TAIL_VERIFY records and the head file; sets the chain
+ * position.  Returns the event of the last record (malloc'd) or NULL for
+ * an empty store.
+ */
+static char *
+load_tail(struct writer *w)
+{
+	struct db_verify v;
+	struct db_head h;
+	int64_t max;
+	char *last_event = NULL;
+
+	if (db_max_seq(w->db, &max) < 0)
+		fatalx("%s: %s", w->conf.database, sqlite3_errmsg(w->db));
+	int64_t from = max > TAIL_VERIFY ? max - TAIL_VERIFY + 1 : 1;
+	int rc = db_verify_range(w->db, w->chain, from, &v);
+	if (rc < 0)
+		fatalx("%s: cannot verify the tail: %s", w->conf.database,
+		       rc == -EIO ? sqlite3_errmsg(w->db) : strerror(-rc));
+	if (rc > 0)
+		fatalx("%s: refusing to start: the chain does not verify at seq %"
+		       PRId64 ": %s", w->conf.database, v.bad_seq, v.reason);
+	rc = db_head_read(w->conf.database, &h);
+	if (rc == 0) {
+		rc = db_check_head(w->db, &h, &v);
+		if (rc > 0)
+			fatalx("%s: refusing to start: seq %" PRId64 ": %s",
+			       w->conf.database, v.bad_seq, v.reason);
+		if (rc < 0)
+			fatalx("%s: %s", w->conf.database, sqlite3_errmsg(w->db));
+	} else if (rc == -EINVAL) {
+		fatalx("%s.head: malformed head file; refusing to start",
+		       w->conf.database);
+	} else if (rc != -ENOENT) {
+		fatalx("%s.head: %s", w->conf.database, strerror(-rc));
+	} else if (max > 0) {
+		log_warnx("%s.head: missing; it will be rewritten at the next commit",
+			  w->conf.database);
+	}
+	w->seq = v.last_seq;
+	memcpy(w->last_hash, v.last_hash, CHAIN_HASH_LEN);
+	if (max > 0) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(w->db, "SELECT event FROM records WHERE seq = ?",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, max);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				last_event = strdup((const char *)
+						    sqlite3_column_text(st, 0));
+		}
+		sqlite3_finalize(st);
+		log_info("%s: chain verified from seq %" PRId64 " to %" PRId64
+			 " (hash and MAC); continuing", w->conf.database, from, max);
+	}
+	return last_event;
+}
+
+/* Binds the listening socket, replacing only a stale one. */
+static int
+open_listener(const char *path, struct loop *l)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int one = 1;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		fatalx("%s: socket path longer than %zu bytes", path,
+		       sizeof sun.sun_path - 1);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int rc = db_make_parents(path, 0755);
+	if (rc < 0)
+		fatalx("%s: cannot create its directory: %s", path, strerror(-rc));
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("%s exists and is not a socket; refusing to replace it",
+			       path);
+		int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+				   SOCK_NONBLOCK, 0);
+		if (probe < 0)
+			fatalx("socket: %s", strerror(errno));
+		if (connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0 ||
+		    errno == EAGAIN || errno == EINPROGRESS)
+			fatalx("%s: another writer is running (the socket accepts "
+			       "connections)", path);
+		if (errno != ECONNREFUSED)
+			fatalx("%s: exists and cannot be probed (%s); refusing to "
+			       "replace it", path, strerror(errno));
+		close(probe);
+		if (unlink(path) < 0)
+			fatalx("%s: cannot remove the stale socket: %s", path,
+			       strerror(errno));
+		log_info("%s: removed a stale socket", path);
+	}
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		fatalx("socket: %s", strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
+		fatalx("SO_PASSCRED: %s", strerror(errno));
+	/* 0666: anyone may send; who they are comes from the kernel. */
+	mode_t old = umask(0111);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	int e = errno;
+	umask(old);
+	if (rc < 0)
+		fatalx("%s: bind: %s", path, strerror(e));
+	if (listen(fd, SOMAXCONN) < 0)
+		fatalx("%s: listen: %s", path, strerror(errno));
+	if (stat(path, &st) == 0) {
+		l->sock_dev = st.st_dev;
+		l->sock_ino = st.st_ino;
+	}
+	return fd;
+}
+
+static void
+remove_socket(const char *path, struct loop *l)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_dev == l->sock_dev &&
+	    st.st_ino == l->sock_ino)
+		unlink(path);
+}
+
+static void
+ep_add(int ep, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		fatalx("epoll_ctl: %s", strerror(errno));
+}
+
+static void
+ep_mod(int ep, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+	epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void
+client_close(struct loop *l, struct client *c)
+{
+	epoll_ctl(l->ep_clients, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->nclients--;
+	free(c);
+}
+
+/* Accepts up to MAX pending connections. */
+static void
+accept_clients(struct writer *w, struct loop *l, size_t max)
+{
+	for (size_t i = 0; i < max; i++) {
+		int fd = accept4(l->listener, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int one = 1;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (l->nclients >= WRITER_MAX_CLIENTS) {
+			/* Closing at once lets the shim fall back to its
+			 * backlog instead of waiting on us. */
+			close(fd);
+			l->refused++;
+			uint64_t now = now_mono_ms();
+			if (now - l->refused_log_ms > 10000) {
+				log_warnx("%u connections refused: %d clients already "
+					  "connected", l->refused, WRITER_MAX_CLIENTS);
+				l->refused_log_ms = now;
+				l->refused = 0;
+			}
+			continue;
+		}
+		struct client *c = calloc(1, sizeof *c);
+		if (!c) {
+			close(fd);
+			log_warnx("out of memory accepting a client");
+			return;
+		}
+		/* Inherited from the listener on Linux; set it anyway. */
+		if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
+			log_warn("SO_PASSCRED");
+			close(fd);
+			free(c);
+			continue;
+		}
+		struct ucred uc;
+		socklen_t ul = sizeof uc;
+		c->fd = fd;
+		c->peer_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0
+			      ? uc.pid : -1;
+		c->next = l->clients;
+		if (l->clients)
+			l->clients->prev = c;
+		l->clients = c;
+		l->nclients++;
+		ep_add(l->ep_clients, fd, EPOLLIN | EPOLLRDHUP, c);
+	}
+	(void)w;
+}
+
+/* What client_read left behind. */
+enum read_state {
+	RS_CLOSED,		/* end of file, error or bad input: C is freed */
+	RS_DRAINED,		/* nothing more to read for now */
+	RS_MORE,		/* the budget ran out first */
+};
+
+/* Reads up to BUDGET messages from C. */
+static enum read_state
+client_read(struct writer *w, struct loop *l, struct client *c, unsigned budget)
+{
+	static struct mmsghdr mm[RECV_VLEN];
+	static struct iovec iov[RECV_VLEN];
+
+	while (budget > 0) {
+		unsigned vlen = budget < RECV_VLEN ? budget : RECV_VLEN;
+		for (unsigned i = 0; i < vlen; i++) {
+			iov[i].iov_base = rbuf[i];
+			iov[i].iov_len = sizeof rbuf[i];
+			memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = rcmsg[i].buf;
+			mm[i].msg_hdr.msg_controllen = sizeof rcmsg[i].buf;
+		}
+		int n = recvmmsg(c->fd, mm, vlen, MSG_DONTWAIT | MSG_CMSG_CLOEXEC,
+				 NULL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return RS_DRAINED;
+			if (errno != ECONNRESET)
+				log_warn("client pid %d: recvmmsg", (int)c->peer_pid);
+			client_close(l, c);
+			return RS_CLOSED;
+		}
+		if (n == 0) {
+			client_close(l, c);
+			return RS_CLOSED;
+		}
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &mm[i].msg_hdr;
+			const struct ucred *cred = NULL;
+			const char *why = NULL;
+			char whybuf[96];
+
+			if (mm[i].msg_len == 0) {
+				/* End of file (or an empty message: same thing). */
+				client_close(l, c);
+				return RS_CLOSED;
+			}
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm;
+			     cm = CMSG_NXTHDR(h, cm))
+				if (cm->cmsg_level == SOL_SOCKET &&
+				    cm->cmsg_type == SCM_CREDENTIALS &&
+				    cm->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+					cred = (const struct ucred *)CMSG_DATA(cm);
+				else if (cm->cmsg_level == SOL_SOCKET &&
+					 cm->cmsg_type == SCM_RIGHTS) {
+					/* Nobody should pass us descriptors. */
+					int *fds = (int *)CMSG_DATA(cm);
+					size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+					for (size_t j = 0; j < k; j++)
+						close(fds[j]);
+					why = "descriptors passed";
+				}
+			pid_t pid = cred ? cred->pid : c->peer_pid;
+			if (h->msg_flags & MSG_TRUNC)
+				why = "message longer than the maximum";
+			else if (h->msg_flags & MSG_CTRUNC)
+				why = "control data truncated";
+			else if (!cred)
+				why = "message without credentials";
+			else {
+				int rc = wire_decode(rbuf[i], mm[i].msg_len, &rmsg);
+				if (rc < 0) {
+					snprintf(whybuf, sizeof whybuf,
+						 "malformed message: %s",
+						 wire_strerror(rc));
+					why = whybuf;
+				} else if (!why) {
+					rc = ingest_message(w, &rmsg, cred->pid,
+							    cred->uid, cred->gid,
+							    &why);
+					if (rc < 0 && !why)
+						log_crit("client pid %d: record could "
+							 "not be sealed (%s); it is lost",
+							 (int)pid, strerror(-rc));
+				}
+			}
+			if (why) {
+				log_warnx("client pid %d: %s; closing the connection",
+					  (int)pid, why);
+				w->rejected++;
+				client_close(l, c);
+				return RS_CLOSED;
+			}
+		}
+		budget -= (unsigned)n;
+		if ((unsigned)n < vlen)
+			return RS_DRAINED;
+		if (w->npend >= w->conf.commit_max && !w->commit_failing)
+			group_commit(w);
+	}
+	return RS_MORE;
+}
+
+static void
+set_paused(struct writer *w, struct loop *l, bool paused)
+{
+	if (l->paused == paused)
+		return;
+	l->paused = paused;
+	ep_mod(l->ep, l->ep_clients, paused ? 0 : EPOLLIN, &tag_clients);
+	if (l->listener >= 0)
+		ep_mod(l->ep, l->listener, paused ? 0 : EPOLLIN, &tag_listener);
+	if (paused)
+		log_crit("%zu records wait for a commit: not reading from clients "
+			 "until the database accepts them", w->npend);
+	else
+		log_info("reading from clients again");
+}
+
+static int
+commit_due(struct writer *w, uint64_t now)
+{
+	if (!w->npend)
+		return -1;
+	if (w->commit_failing)
+		return now >= w->retry_at_ms ? 0 : (int)(w->retry_at_ms - now);
+	if (w->npend >= w->conf.commit_max)
+		return 0;
+	uint64_t due = w->pend_since_ms + w->conf.commit_interval_ms;
+	return now >= due ? 0 : (int)(due - now);
+}
+
+static void
+run(struct writer *w, struct loop *l)
+{
+	struct epoll_event evs[64];
+	uint64_t last_tick = 0;
+
+	while (!l->stop_signal) {
+		uint64_t now = now_mono_ms();
+		int timeout = commit_due(w, now);
+		if (timeout < 0 || timeout > 250)
+			timeout = 250;	/* the hole timer's resolution */
+		int n = epoll_wait(l->ep, evs, 64, timeout);
+		if (n < 0 && errno != EINTR)
+			fatalx("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			if (p == &tag_listener) {
+				accept_clients(w, l, 64);
+			} else if (p == &tag_signal) {
+				struct signalfd_siginfo si;
+				while (read(l->sigfd, &si, sizeof si) == sizeof si) {
+					if (si.ssi_signo == SIGHUP)
+						log_info("SIGHUP ignored (restart to "
+							 "reload the configuration)");
+					else
+						l->stop_signal = (int)si.ssi_signo;
+				}
+			} else if (p == &tag_clients) {
+				struct epoll_event cev[64];
+				int m = epoll_wait(l->ep_clients, cev, 64, 0);
+				for (int j = 0; j < m; j++)
+					client_read(w, l, cev[j].data.ptr,
+						    WRITER_CLIENT_BUDGET);
+			}
+		}
+		now = now_mono_ms();
+		if (now - last_tick >= 250) {
+			procs_tick(w, now, false);
+			last_tick = now;
+		}
+		if (commit_due(w, now) == 0)
+			group_commit(w);
+		if (!l->paused && w->npend >= w->pend_cap)
+			set_paused(w, l, true);
+		else if (l->paused && w->npend < w->pend_cap / 2)
+			set_paused(w, l, false);
+	}
+}
+
+/* SIGTERM/SIGINT: stop accepting, drain, write writer_stop, commit. */
+static int
+shutdown_writer(struct writer *w, struct loop *l)
+{
+	struct jbuf d = { 0 };
+	int rc = 0;
+
+	log_info("%s: stopping", strsignal(l->stop_signal));
+	/* Unlink first so no new connection can start, then take what is
+	 * already queued on the listener: those clients have sent. */
+	remove_socket(w->conf.socket, l);
+	set_paused(w, l, false);
+	accept_clients(w, l, SIZE_MAX);
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, l->listener, NULL);
+	close(l->listener);
+	l->listener = -1;
+	/* What the sockets hold was sent before we stopped: store it. */
+	for (struct client *c = l->clients, *n; c; c = n) {
+		n = c->next;
+		while (client_read(w, l, c, 4096) == RS_MORE)
+			if (w->npend >= w->conf.commit_max)
+				group_commit(w);
+	}
+	procs_tick(w, now_mono_ms(), true);
+	jbuf_printf(&d, "{\"signal\":");
+	jbuf_strz(&d, sigabbrev_np(l->stop_signal) ? sigabbrev_np(l->stop_signal)
+						    : "?");
+	jbuf_printf(&d, ",\"records\":%" PRIu64 ",\"rejected_clients\":%" PRIu64 "}",
+		    w->accepted, w->rejected);
+	if (ingest_lifecycle(w, "writer_stop", jbuf_text(&d)) < 0)
+		log_crit("cannot seal the writer_stop record");
+	jbuf_free(&d);
+	uint64_t give_up = now_mono_ms() + STOP_RETRY_MS;
+	while (group_commit(w) < 0) {
+		if (now_mono_ms() >= give_up) {
+			log_crit("%zu records (seq %" PRId64 "..%" PRId64 ") could not be "
+				 "committed and are lost; the next start records an "
+				 "unclean shutdown", w->npend, w->pend_head->r.seq,
+				 w->pend_tail->r.seq);
+			rc = 1;
+			break;
+		}
+		usleep(w->retry_delay_ms * 1000u);
+	}
+	while (l->clients)
+		client_close(l, l->clients);
+	return rc;
+}
+
+/*
+ * Forks; the parent waits until the child reports it is ready (one byte
+ * on the pipe) and exits 0, or exits with the child's status if it died
+ * first.  Returns the pipe's write end in the child.
+ */
+static int
+daemonize(void)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fatalx("pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		fatalx("fork: %s", strerror(errno));
+	if (pid > 0) {
+		char c;
+		int st;
+		ssize_t r;
+		close(p[1]);
+		do
+			r = read(p[0], &c, 1);
+		while (r < 0 && errno == EINTR);
+		if (r == 1)
+			_exit(0);
+		/* The child closed the pipe without saying ready: it failed
+		 * and said why on stderr. */
+		if (waitpid(pid, &st, 0) == pid)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		fatalx("setsid: %s", strerror(errno));
+	return p[1];
+}
+
+static void
+detach(int ready_fd)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (chdir("/") < 0)
+		log_warn("chdir /");
+	log_to_syslog();
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (write(ready_fd, "r", 1) < 0)
+		log_warn("ready pipe");
+	close(ready_fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "db", required_argument, NULL, 'D' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct writer w;
+	struct loop l = { .listener = -1, .sigfd = -1 };
+	const char *cfile = NULL, *o_socket = NULL, *o_db = NULL, *o_key = NULL;
+	bool foreground = false;
+	char err[512];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "fc:vhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': foreground = true; break;
+		case 'c': cfile = optarg; break;
+		case 'S': o_socket = optarg; break;
+		case 'D': o_db = optarg; break;
+		case 'K': o_key = optarg; break;
+		case 'v': log_verbose = true; break;
+		case 'V':
+			printf("auditshimd (auditshim) %s\n", AUDITSHIM_VERSION);
+			return 0;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("auditshimd", true);
+
+	if (conf_defaults(&w.conf) < 0)
+		fatalx("out of memory");
+	if (!cfile && access(AUDITSHIM_DEFAULT_CONFIG, F_OK) == 0)
+		cfile = AUDITSHIM_DEFAULT_CONFIG;
+	if (cfile && conf_load(&w.conf, cfile, err, sizeof err) < 0)
+		fatalx("%s", err);
+	w.config_path = cfile;
+	if ((o_socket && conf_set(&w.conf.socket, o_socket) < 0) ||
+	    (o_db && conf_set(&w.conf.database, o_db) < 0) ||
+	    (o_key && conf_set(&w.conf.key, o_key) < 0))
+		fatalx("out of memory");
+	absolutize(&w.conf.socket);
+	absolutize(&w.conf.database);
+	absolutize(&w.conf.key);
+	w.pend_cap = w.conf.commit_max * 16 > 65536 ? w.conf.commit_max * 16
+						     : 65536;
+
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	int ready_fd = -1;
+	if (!foreground)
+		ready_fd = daemonize();
+
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (gethostname(w.host, sizeof w.host - 1) < 0)
+		snprintf(w.host, sizeof w.host, "localhost");
+	ssize_t xl = readlink("/proc/self/exe", w.exe, sizeof w.exe - 1);
+	w.exe[xl > 0 ? xl : 0] = '\0';
+
+	load_key(&w);
+	if (db_open_rw(w.conf.database, w.host, &w.db, &w.lockfd, err,
+		       sizeof err) < 0)
+		fatalx("%s", err);
+	check_key_epoch(&w);
+	char *last_event = load_tail(&w);
+	int64_t last_seq = w.seq;
+	w.procs = procs_new();
+	if (!w.procs || group_init(&w) < 0)
+		fatalx("%s: %s", w.conf.database, sqlite3_errmsg(w.db));
+	if (procs_load(&w) < 0)
+		fatalx("%s: cannot load proc_state: %s", w.conf.database,
+		       sqlite3_errmsg(w.db));
+
+	l.listener = open_listener(w.conf.socket, &l);
+	l.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	l.ep = epoll_create1(EPOLL_CLOEXEC);
+	l.ep_clients = epoll_create1(EPOLL_CLOEXEC);
+	if (l.sigfd < 0 || l.ep < 0 || l.ep_clients < 0)
+		fatalx("epoll/signalfd: %s", strerror(errno));
+	ep_add(l.ep, l.listener, EPOLLIN, &tag_listener);
+	ep_add(l.ep, l.sigfd, EPOLLIN, &tag_signal);
+	ep_add(l.ep, l.ep_clients, EPOLLIN, &tag_clients);
+
+	if (!foreground)
+		detach(ready_fd);
+
+	/* writer_start, and a gap if the last run did not end cleanly. */
+	const char *prev = !last_event ? "none"
+			   : strcmp(last_event, "writer_stop") == 0 ? "clean"
+			   : "unclean";
+	struct jbuf d = { 0 };
+	jbuf_adds(&d, "{\"version\":");
+	jbuf_strz(&d, AUDITSHIM_VERSION);
+	jbuf_adds(&d, ",\"config\":");
+	jbuf_strz(&d, w.config_path);
+	jbuf_adds(&d, ",\"database\":");
+	jbuf_strz(&d, w.conf.database);
+	jbuf_adds(&d, ",\"socket\":");
+	jbuf_strz(&d, w.conf.socket);
+	jbuf_adds(&d, ",\"key_id\":");
+	jbuf_strz(&d, w.key_id);
+	jbuf_adds(&d, ",\"previous_shutdown\":");
+	jbuf_strz(&d, prev);
+	jbuf_adds(&d, "}");
+	if (d.oom || ingest_lifecycle(&w, "writer_start", jbuf_text(&d)) < 0)
+		fatalx("cannot seal the writer_start record");
+	if (strcmp(prev, "unclean") == 0) {
+		jbuf_reset(&d);
+		jbuf_printf(&d, "{\"reason\":\"writer stopped uncleanly; records in "
+			    "flight may be lost\",\"last_seq\":%" PRId64
+			    ",\"last_event\":", last_seq);
+		jbuf_strz(&d, last_event);
+		jbuf_adds(&d, "}");
+		if (d.oom || ingest_lifecycle(&w, "gap", jbuf_text(&d)) < 0)
+			fatalx("cannot seal the unclean-shutdown gap record");
+		log_warnx("the previous writer did not stop cleanly (last record "
+			  "seq %" PRId64 " is a %s): recorded as a gap", last_seq,
+			  last_event);
+	}
+	jbuf_free(&d);
+	free(last_event);
+	if (group_commit(&w) < 0)
+		log_crit("cannot commit the writer_start record; will retry");
+	log_info("auditshimd %s: listening on %s, database %s (seq %" PRId64 ")",
+		 AUDITSHIM_VERSION, w.conf.socket, w.conf.database, w.seq);
+
+	run(&w, &l);
+	int rc = shutdown_writer(&w, &l);
+	log_info("stopped: %" PRIu64 " records committed this run",
+		 w.committed);
+	group_fini(&w);
+	procs_free(w.procs);
+	db_close(w.db);
+	close(w.lockfd);
+	chain_ctx_free(w.chain);
+	conf_free(&w.conf);
+	close(l.ep_clients);
+	close(l.ep);
+	close(l.sigfd);
+	return rc;
+}

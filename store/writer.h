@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * writer.h - internals of auditshimd shared by its files: writer.c (main,
+ * socket, event loop), ingest.c (message -> record), procs.c (process,
+ * session and sequence tracking), group.c (sealing and group commit).
+ * docs/writer.md describes the design.
+ */
+#ifndef AUDITSHIM_WRITER_H
+#define AUDITSHIM_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <sqlite3.h>
+
+#include "chain.h"
+#include "conf.h"
+#include "wire.h"
+
+/* Most concurrent clients; more are accepted and closed at once. */
+#define WRITER_MAX_CLIENTS 4096
+/* Messages read from one client before serving the others. */
+#define WRITER_CLIENT_BUDGET 64
+/* Tracked (pid, image) pairs; dead ones are pruned when full. */
+#define PROCS_MAX 65536
+/* Most pending holes (missing pseq ranges) per (pid, image); past it the
+ * oldest becomes a gap at once. */
+#define TRACK_WINDOW 64
+/* A pseq missing this long becomes a gap record. */
+#define TRACK_HOLE_MS 2000
+/* Most strings one record owns. */
+#define REC_MAX_OWN 12
+
+/* One record on its way to the database. */
+struct rec {
+	struct chain_record r;			/* fields; strings point into own[] or statics */
+	char *own[REC_MAX_OWN];			/* strings this record frees */
+	unsigned nown;				/* how many */
+	unsigned char prev[CHAIN_HASH_LEN];	/* hash of seq - 1 */
+	unsigned char hash[CHAIN_HASH_LEN];	/* this record's hash */
+	unsigned char mac[CHAIN_HASH_LEN];	/* its mac */
+	struct rec *next;			/* next in the pending group */
+};
+
+struct procs;
+
+/* The daemon's state. */
+struct writer {
+	struct conf conf;		/* effective configuration */
+	const char *config_path;	/* file loaded, or NULL */
+	char host[256];			/* gethostname at start */
+	char exe[4096];			/* our own /proc/self/exe */
+	sqlite3 *db;			/* read-write store */
+	int lockfd;			/* "<database>.lock", held */
+	struct chain_ctx *chain;	/* MAC key context (epoch 1) */
+	char key_id[17];		/* hex key id of epoch 1 */
+
+	/* Chain position: every sealed record, committed or not. */
+	int64_t seq;			/* last seq sealed */
+	unsigned char last_hash[CHAIN_HASH_LEN];	/* its hash */
+	unsigned char *canon;		/* canonical-encoding scratch */
+	size_t canon_cap;		/* its size */
+
+	/* Pending group: sealed, not yet committed. */
+	struct rec *pend_head, *pend_tail;	/* in seq order */
+	size_t npend;			/* records in it */
+	size_t pend_cap;		/* hard cap: stop reading at this */
+	uint64_t pend_since_ms;		/* monotonic time of the first */
+	uint64_t retry_at_ms;		/* next commit attempt after a failure, 0 none */
+	unsigned retry_delay_ms;	/* current backoff */
+	bool commit_failing;		/* the last commit failed */
+	sqlite3_stmt *ins;		/* RECORDS_INSERT */
+	sqlite3_stmt *ps_upsert;	/* proc_state upsert */
+	uint64_t committed;		/* records committed this run */
+
+	struct procs *procs;		/* process / session / pseq tables */
+	uint64_t accepted;		/* messages turned into records */
+	uint64_t rejected;		/* clients closed for bad input */
+};
+
+/* ---- group.c ---- */
+
+/* New zeroed record, or NULL. */
+struct rec *rec_new(void);
+/* Copies N bytes of S (made valid UTF-8, \xNN for bad bytes) into R's
+ * ownership; returns the copy, or NULL on allocation failure. */
+const char *rec_text(struct rec *r, const char *s, size_t n);
+/* Takes ownership of malloc'd S (may be NULL); returns it. */
+const char *rec_take(struct rec *r, char *s);
+void rec_free(struct rec *r);
+/*
+ * Assigns the next seq, seals R (prev_hash, hash, mac) and appends it to
+ * the pending group; takes ownership of R in all cases.  Returns 0, or
+ * -EIO/-ENOMEM (R freed; the chain position is unchanged).
+ */
+int group_seal(struct writer *w, struct rec *r);
+/*
+ * Commits the pending group (one transaction, proc_state included) and
+ * writes the head file.  Returns 0 (also when nothing is pending), or a
+ * negative code with the group kept for a retry (backoff state updated).
+ */
+int group_commit(struct writer *w);
+/* Prepares statements and loads the chain position. 0 or -EIO. */
+int group_init(struct writer *w);
+void group_fini(struct writer *w);
+
+/* ---- procs.c ---- */
+
+struct procs *procs_new(void);
+void procs_free(struct procs *p);
+/* Loads proc_state rows (dropping those of dead processes). 0 or -EIO. */
+int procs_load(struct writer *w);
+/* Upserts every changed (pid, image) row; inside the commit transaction. */
+int procs_save(struct writer *w);
+/* Marks the saved state as committed (after COMMIT succeeded). */
+void procs_saved(struct writer *w);
+
+/* What procs_receive saw about a pseq. */
+enum track_status {
+	TRACK_NEW,		/* in order or within the reorder window */
+	TRACK_LATE,		/* after its gap record was written */
+	TRACK_DUP,		/* seen before */
+};
+
+/* Per-message view of the sender for ingest.c. */
+struct proc_view {
+	const char *session;	/* session name, or NULL */
+	const char *agent;	/* session's agent label, or NULL */
+	const char *exe;	/* writer's view of the executable, or NULL */
+	int64_t ppid;		/* kernel ppid, or -1 unknown */
+	bool agent_differs;	/* the claimed label differs from the session's */
+};
+
+/*
+ * Finds or creates the (PID, IMAGE) entry (deriving its session), accounts
+ * PSEQ (and, for a shim gap, LOST_FIRST/LOST_COUNT) and writes gap records
+ * for holes that this closes.  Fills V (valid until the next procs call).
+ * Returns a track_status, or a negative code if sealing a gap failed.
+ */
+int procs_receive(struct writer *w, pid_t pid, uid_t uid, gid_t gid,
+		  uint64_t image, uint64_t pseq, int64_t claimed_ppid,
+		  const struct wire_str *agent, bool is_gap,
+		  uint64_t lost_first, uint64_t lost_count, struct proc_view *v);
+/* Writes gap records for holes older than TRACK_HOLE_MS (ALL: every hole). */
+int procs_tick(struct writer *w, uint64_t now_ms, bool all);
+/* Session name and agent of a live tracked PID (approvals), else NULLs. */
+void procs_session_of(struct writer *w, pid_t pid, const char **session,
+		      const char **agent);
+
+/* /proc/PID/stat fields 4 (ppid) and 22 (starttime). 0, or -1 if gone. */
+int proc_stat(pid_t pid, int64_t *ppid, unsigned long long *start);
+/* /proc/PID/exe as valid UTF-8 text (malloc'd), or NULL if gone. */
+char *proc_exe(pid_t pid);
+
+/* ---- ingest.c ---- */
+
+/* Turns one decoded message with its kernel credentials into records.
+ * Returns 0, or a negative code: a protocol error (the caller closes the
+ * client; *WHY says why) or a sealing failure. */
+int ingest_message(struct writer *w, const struct wire_msg *m, pid_t pid,
+		   uid_t uid, gid_t gid, const char **why);
+/*
+ * Seals a writer-generated gap record for PID/IMAGE covering COUNT pseqs
+ * from FIRST, with REASON.
+ */
+int ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid,
+	       uint64_t image, const char *session, const char *agent,
+	       uint64_t first, uint64_t count, const char *reason);
+/* Seals a writer lifecycle record (writer_start, writer_stop, gap) with
+ * DETAIL (JSON object text). */
+int ingest_lifecycle(struct writer *w, const char *event, const char *detail);
+/* The built-in classification (issue 5 replaces it with rules). */
+const char *classify_builtin(const char *event, const char *target);
+
+/* Wall-clock time as RFC 3339 UTC with microseconds, into BUF (32). */
+void fmt_time_ns(uint64_t ns, char buf[32]);
+/* Current realtime in ns / monotonic in ms. */
+uint64_t now_realtime_ns(void);
+uint64_t now_mono_ms(void);
+
+#endif
