@@ -7,14 +7,9 @@
 #ifndef AUDITSHIM_CMD_H
 #define AUDITSHIM_CMD_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 
 #include <sqlite3.h>
-
-#include "chain.h"
 
 /* Exit status of every verb (auditctl(1), EXIT STATUS). */
 enum {
@@ -27,7 +22,6 @@ enum {
 struct ctl {
 	const char *db_path;	/* database to read (--db, [writer] database) */
 	const char *key_path;	/* MAC key file (--key, [writer] key) */
-	bool key_explicit;	/* --key given: an unreadable key is an error */
 };
 
 /*
@@ -38,30 +32,14 @@ struct ctl {
 int cmd_verify(const struct ctl *ctl, int argc, char **argv);
 int cmd_export(const struct ctl *ctl, int argc, char **argv);
 
-/* The usage lines of the whole program (auditctl.c), for verbs' errors. */
-void ctl_usage_lines(FILE *f);
-
 /*
- * Opens PATH read-only (never creates, never writes, works without write
- * access to the directory while the writer runs in WAL mode).  On failure
- * prints "auditctl: PATH: reason" and returns NULL.
+ * Opens the store at PATH read-only (db_open_ro: never creates or writes,
+ * needs no write access to the directory) and checks it has a records
+ * table.  *NOTE is set as db_open_ro sets it (immutable fallback).  On
+ * failure prints "auditctl: PATH: reason" and returns NULL.
  */
-sqlite3 *ctl_db_open(const char *path);
+sqlite3 *ctl_db_open(const char *path, const char **note);
 /* Closes DB; NULL is a no-op. */
 void ctl_db_close(sqlite3 *db);
-
-/* The head the writer last reported (<database>.head). */
-struct ctl_head {
-	int64_t seq;				/* last committed entry, 0 if none */
-	unsigned char hash[CHAIN_HASH_LEN];	/* its hash */
-	unsigned char mac[CHAIN_HASH_LEN];	/* its MAC */
-};
-
-/*
- * Reads the head file at PATH into H.  Returns 0, -ENOENT when there is
- * none, -EINVAL when it is malformed (ERR holds the reason), or another
- * -errno when it cannot be read.
- */
-int ctl_head_read(const char *path, struct ctl_head *h, char *err, size_t errlen);
 
 #endif
