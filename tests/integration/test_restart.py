@@ -36,7 +36,7 @@ class Restart(WriterTest):
         for p in procs:
             out, err = p.communicate(timeout=120)
             self.assertEqual((p.returncode, out), (0, b"done\n"), err)
-        rows = self.w.records()
+        rows = self.w.final_records()
         self.assertGreater(len(rows), before or 0)
         starts = self.by_event(rows, "writer_start")
         self.assertEqual(len(starts), 2)

@@ -109,22 +109,26 @@ class Transparency(WriterTest):
         self.assertEqual(cp.stdout, b"EACCES\nTrue\n", cp.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.work, "x")))
 
-    def test_no_stray_output_or_descriptors(self):
-        # A child's descriptor table and environment are the program's own.
-        code = ("import os\n"
+    def test_child_sees_same_descriptors_and_environment(self):
+        # The shim's socket is close-on-exec: after the agent has recorded
+        # (and so connected), a child it starts sees exactly the descriptor
+        # table and environment it would see without the shim.
+        code = ("import os, subprocess\n"
                 "open('w.txt', 'w').write('x')\n"
-                "print(sorted(os.listdir('/proc/self/fd')))\n")
-        a = self.plain(["/bin/sh", "-c", "%s -c \"$0\"" % PYTHON, code], cwd=self.work)
-        env = self.w.env()
-        b = subprocess.run(["/bin/sh", "-c", "ls -l /proc/self/fd | wc -l; " +
-                            "%s -c \"$0\"" % PYTHON, code], env=env, cwd=self.work,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        c = subprocess.run(["/bin/sh", "-c", "ls -l /proc/self/fd | wc -l; " +
-                            "%s -c \"$0\"" % PYTHON, code], cwd=self.work,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.assertEqual(b.stdout, c.stdout)
-        self.assertEqual(b.stderr, b"")
-        self.assertEqual(a.returncode, 0)
+                "r = subprocess.run(['/bin/sh', '-c', 'ls /proc/self/fd; env | sort'],\n"
+                "                   capture_output=True)\n"
+                "print(r.stdout.decode(), end='')\n")
+        base = dict(os.environ)
+        plain = subprocess.run([PYTHON, "-c", code], cwd=self.work, env=base,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        shim = subprocess.run([PYTHON, "-c", code], cwd=self.work, env=self.w.env(base),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertEqual(shim.stderr, b"")
+        strip = lambda out: [l for l in out.splitlines()
+                             if not l.startswith((b"LD_PRELOAD=", b"AUDITSHIM_SOCKET="))]
+        self.assertEqual(strip(shim.stdout), strip(plain.stdout))
+        self.one(self.w.records(), "open", target=os.path.join(self.work, "w.txt"))
 
 
 if __name__ == "__main__":

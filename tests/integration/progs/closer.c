@@ -6,7 +6,6 @@
  * Usage: closer DIR.  Prints "fd=1" and the byte counts; exits 0 if every
  * step behaved as POSIX says.
  */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
