@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +61,26 @@ out_str(struct canon_out *o, const char *s)
 	out_field(o, s, s ? strlen(s) : 0, s == NULL);
 }
 
+/* Decimal ASCII of V; snprintf was a quarter of verify's time. */
 static void
 out_int(struct canon_out *o, int64_t v, bool present)
 {
 	char tmp[24];
-	int n = present ? snprintf(tmp, sizeof tmp, "%" PRId64, v) : 0;
-	out_field(o, tmp, (size_t)n, !present);
+	char *p = tmp + sizeof tmp;
+	/* Negate in unsigned arithmetic so INT64_MIN works. */
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	if (!present) {
+		out_field(o, NULL, 0, true);
+		return;
+	}
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	out_field(o, p, (size_t)(tmp + sizeof tmp - p), false);
 }
 
 size_t

@@ -154,6 +154,18 @@ test_negative_and_short_buffer(void **state)
 	r.pid = -5;
 	size_t n = chain_canonical(&r, a, sizeof a);
 	assert_non_null(memmem(a, n, "\x02\x00\x00\x00-5", 6));
+	/* Extremes of the integer range, and zero. */
+	r.pid = INT64_MIN;
+	n = chain_canonical(&r, a, sizeof a);
+	assert_non_null(memmem(a, n, "\x14\x00\x00\x00" "-9223372036854775808", 24));
+	r.pid = INT64_MAX;
+	n = chain_canonical(&r, a, sizeof a);
+	assert_non_null(memmem(a, n, "\x13\x00\x00\x00" "9223372036854775807", 23));
+	r.pid = 0;
+	n = chain_canonical(&r, a, sizeof a);
+	assert_non_null(memmem(a, n, "\x01\x00\x00\x00" "0" "\x01\x00\x00\x00" "1", 10));
+	r.pid = -5;
+	n = chain_canonical(&r, a, sizeof a);
 	/* A short buffer gets a prefix and the full length back. */
 	size_t m = chain_canonical(&r, small, sizeof small);
 	assert_int_equal(m, n);
