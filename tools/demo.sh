@@ -34,7 +34,7 @@ AUDITSHIM_AGENT=demo-agent /bin/sh -c '
     printf "[core]\n\tbare = false\n" > .git/config
     ls -la > listing.txt
     grep -c core .git/config > /dev/null
-    python3 -c "open(\"result.json\", \"w\").write(\"{}\\n\")"
+    /usr/bin/python3 -c "open(\"result.json\", \"w\").write(\"{}\\n\")"
     env -i /bin/sh -c "echo scrubbed environment > env-i.txt"
     /nonexistent/tool 2>/dev/null || true
     mv listing.txt listing.old && rm listing.old
@@ -56,8 +56,9 @@ for line in sys.stdin:
         what += "  " + " ".join(r["argv"])
     if r["errno"]:
         what += "  (" + r["errno"] + ")"
-    print("%4d %-12s %-12s %-7s pid=%-7s %s" % (r["seq"], r["event"], r["class"],
-          r["result"], r["pid"] if r["pid"] is not None else "-", what[:100]))
+    print("%4d %-12s %-10s %-7s %-4s pid=%-7s %s" % (r["seq"], r["event"], r["class"],
+          r["result"], r["session"] or "-", r["pid"] if r["pid"] is not None else "-",
+          what[:100]))
 '
 echo
 echo "State kept in $STATE (database, key, writer log)."
