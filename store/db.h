@@ -82,7 +82,7 @@ int db_head_read(const char *database, struct db_head *h);
  */
 int db_head_write(const char *database, const struct db_head *h);
 
-/* Outcome of db_verify_range. */
+/* Outcome of verify_chain (verify.h). */
 struct db_verify {
 	int64_t checked;			/* records that verified */
 	int64_t last_seq;			/* last good seq (0 if none) */
@@ -92,26 +92,6 @@ struct db_verify {
 	int64_t bad_seq;			/* first bad entry, 0 if none */
 	char reason[192];			/* why it is bad, "" if good */
 };
-
-/*
- * Verifies the records with seq >= FROM (FROM >= 1) to the end of the
- * table: seq continuity, prev_hash linkage (for FROM > 1 against the
- * stored hash of FROM-1, which is not itself re-verified), hash, and mac
- * when C holds a key (key epoch 1 only for now).  C may have no key.
- * Returns 0 if all is well, 1 if the chain is broken (V->bad_seq and
- * V->reason name the first bad entry), or a negative errno (-EIO for a
- * database error, -ENOMEM).
- */
-int db_verify_range(sqlite3 *db, struct chain_ctx *c, int64_t from,
-		    struct db_verify *v);
-
-/*
- * Compares the verified end of a chain (V from db_verify_range) with the
- * head file contents H: the database must reach H->seq and record H->seq
- * must carry H's hash.  Returns 0 if consistent, 1 if not (V->bad_seq and
- * V->reason set: a truncated or replaced tail), or -EIO.
- */
-int db_check_head(sqlite3 *db, const struct db_head *h, struct db_verify *v);
 
 /*
  * Creates every missing directory above the file PATH: intermediate ones

@@ -25,6 +25,7 @@
 
 #include "auditshim_config.h"
 #include "db.h"
+#include "verify.h"
 #include "json.h"
 #include "log.h"
 #include "records.h"
@@ -184,30 +185,31 @@ load_tail(struct writer *w)
 	if (db_max_seq(w->db, &max) < 0)
 		fatalx("%s: %s", w->conf.database, sqlite3_errmsg(w->db));
 	int64_t from = max > TAIL_VERIFY ? max - TAIL_VERIFY + 1 : 1;
-	int rc = db_verify_range(w->db, w->chain, from, &v);
+	/* The head first: it names the end the previous writer committed. */
+	bool have_head = false;
+	int rc = db_head_read(w->conf.database, &h);
+	if (rc == 0)
+		have_head = true;
+	else if (rc == -EINVAL)
+		fatalx("%s.head: malformed head file; refusing to start",
+		       w->conf.database);
+	else if (rc != -ENOENT)
+		fatalx("%s.head: %s", w->conf.database, strerror(-rc));
+	else if (max > 0)
+		log_warnx("%s.head: missing; it will be rewritten at the next commit",
+			  w->conf.database);
+	rc = verify_chain(w->db, w->chain, from, have_head ? &h : NULL, &v);
 	if (rc < 0)
 		fatalx("%s: cannot verify the tail: %s", w->conf.database,
 		       rc == -EIO ? sqlite3_errmsg(w->db) : strerror(-rc));
 	if (rc > 0)
 		fatalx("%s: refusing to start: the chain does not verify at seq %"
 		       PRId64 ": %s", w->conf.database, v.bad_seq, v.reason);
-	rc = db_head_read(w->conf.database, &h);
-	if (rc == 0) {
-		rc = db_check_head(w->db, &h, &v);
-		if (rc > 0)
-			fatalx("%s: refusing to start: seq %" PRId64 ": %s",
-			       w->conf.database, v.bad_seq, v.reason);
-		if (rc < 0)
-			fatalx("%s: %s", w->conf.database, sqlite3_errmsg(w->db));
-	} else if (rc == -EINVAL) {
-		fatalx("%s.head: malformed head file; refusing to start",
-		       w->conf.database);
-	} else if (rc != -ENOENT) {
-		fatalx("%s.head: %s", w->conf.database, strerror(-rc));
-	} else if (max > 0) {
-		log_warnx("%s.head: missing; it will be rewritten at the next commit",
-			  w->conf.database);
-	}
+	if (have_head && h.seq > v.last_seq)
+		fatalx("%s: refusing to start: the chain does not verify at seq %"
+		       PRId64 ": truncated tail: the database ends at %" PRId64
+		       " but the writer last reported %" PRId64, w->conf.database,
+		       v.last_seq + 1, v.last_seq, h.seq);
 	w->seq = v.last_seq;
 	memcpy(w->last_hash, v.last_hash, CHAIN_HASH_LEN);
 	if (max > 0) {

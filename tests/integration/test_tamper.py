@@ -150,6 +150,29 @@ class Tamper(WriterTest):
                 con.execute(sql)
         con.close()
 
+    def test_retyped_column(self):
+        # A reader that takes column values as integers sees '0x' as 0:
+        # the stored type is checked, so the edit cannot hide.
+        cp = self.verify_copy("UPDATE records SET uid = uid || 'x' WHERE seq = 4")
+        self.assert_broken_at(cp, 4, "column")
+
+    def test_writer_refuses_truncated_tail(self):
+        tamper(self.w.db, "DELETE FROM records WHERE seq >= %d" % (self.n - 1))
+        rc = self.w.start(expect_fail=True)
+        self.assertNotEqual(rc, 0)
+        self.assertRegex(self.w.read_log(), "truncated tail")
+        self.w.proc = None
+        self.verify_after = False
+
+    def test_writer_refuses_retyped_tail(self):
+        tamper(self.w.db, "UPDATE records SET uid = uid || 'x' WHERE seq = %d"
+               % (self.n - 1))
+        rc = self.w.start(expect_fail=True)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("seq %d" % (self.n - 1), self.w.read_log())
+        self.w.proc = None
+        self.verify_after = False
+
     def test_writer_refuses_bad_tail(self):
         tamper(self.w.db, "UPDATE records SET target = '/evil' WHERE seq = %d" % (self.n - 1))
         rc = self.w.start(expect_fail=True)

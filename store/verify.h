@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * verify.h - the one chain verifier.  auditctl verify walks the whole
+ * chain with it; auditshimd walks its tail with it before it appends.
+ * Library code: fills a struct db_verify, never prints.
+ */
+#ifndef AUDITSHIM_VERIFY_H
+#define AUDITSHIM_VERIFY_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "chain.h"
+#include "db.h"
+
+/* The only key epoch a key is known for (docs/record-format.md). */
+#define VERIFY_KEY_EPOCH 1
+
+/*
+ * Verifies the records with seq >= FROM (FROM >= 1) to the end, in one
+ * pass with constant memory: seq continuity; every column stored the way
+ * the writer stores it (so an edit cannot keep the canonical bytes by
+ * changing a type); each entry's hash over its own stored prev_hash; the
+ * link to the previous entry (for FROM > 1, to the stored hash of FROM-1,
+ * which is trusted, not re-verified); the MAC when C holds a key; and, when
+ * HEAD is not NULL and names an entry in the range, that entry's hash and
+ * MAC against the head.  Whether the chain reaches HEAD->seq at all is the
+ * caller's question (V->last_seq answers it).
+ * Returns 0 when everything verified, 1 when an entry is bad (V->bad_seq
+ * and V->reason name the first one), -ENOMEM, or -EIO for a database or
+ * OpenSSL error (sqlite3_errmsg(DB) says more for the former).
+ */
+int verify_chain(sqlite3 *db, struct chain_ctx *c, int64_t from,
+		 const struct db_head *head, struct db_verify *v);
+
+#endif
