@@ -24,6 +24,11 @@ SHIM = os.path.join(BUILD, "shim", "libauditshim.so")
 WRITER = os.path.join(BUILD, "store", "auditshimd")
 AUDITCTL = os.path.join(BUILD, "tools", "auditctl")
 PROGS = os.path.join(BUILD, "tests")
+# In a sanitizer build the shim needs the sanitizer runtime loaded first
+# (tests/run-all.sh sets AUDITSHIM_TEST_RUNTIME); leak checking is for our
+# own programs, not for every host process that carries the shim.
+RUNTIME = os.environ.get("AUDITSHIM_TEST_RUNTIME", "")
+PRELOAD = (RUNTIME + " " + SHIM) if RUNTIME else SHIM
 # The system interpreter, not a version-manager wrapper script.
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
@@ -100,10 +105,12 @@ class Writer:
 
     def env(self, base=None, agent=None):
         env = dict(os.environ if base is None else base)
-        env["LD_PRELOAD"] = SHIM
+        env["LD_PRELOAD"] = PRELOAD
         env["AUDITSHIM_SOCKET"] = self.socket
         if agent:
             env["AUDITSHIM_AGENT"] = agent
+        if RUNTIME:
+            env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
         return env
 
     def run(self, argv, agent=None, env=None, check=True, timeout=120, **kw):

@@ -126,7 +126,8 @@ class Transparency(WriterTest):
         self.assertEqual(plain.returncode, 0, plain.stderr)
         self.assertEqual(shim.stderr, b"")
         strip = lambda out: [l for l in out.splitlines()
-                             if not l.startswith((b"LD_PRELOAD=", b"AUDITSHIM_SOCKET="))]
+                             if not l.startswith((b"LD_PRELOAD=", b"AUDITSHIM_SOCKET=",
+                                                     b"ASAN_OPTIONS="))]
         self.assertEqual(strip(shim.stdout), strip(plain.stdout))
         self.one(self.w.records(), "open", target=os.path.join(self.work, "w.txt"))
 
