@@ -31,9 +31,18 @@ auditshim_install_deps() {
 auditshim_build() {
     local dir=$1
     shift
+    local log
+    log=$(mktemp)
     if [ -f "$dir/build.ninja" ]; then
-        meson setup --reconfigure "$dir" "$@" >/dev/null
+        meson setup --reconfigure "$dir" "$@" >"$log" 2>&1
     else
-        meson setup "$dir" "$@" >/dev/null
-    fi && meson compile -C "$dir" >/dev/null
+        meson setup "$dir" "$@" >"$log" 2>&1
+    fi && meson compile -C "$dir" >>"$log" 2>&1 || {
+        # Quiet on success, the whole story on failure.
+        cat "$log" >&2
+        echo "auditshim: build of $dir failed" >&2
+        rm -f "$log"
+        return 1
+    }
+    rm -f "$log"
 }
