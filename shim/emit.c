@@ -36,6 +36,7 @@
 
 /* --- state of the process that owns these globals ------------------------ */
 
+_Atomic int shim_off;			/* seccomp refuses our socket: pass through */
 static pid_t own_pid;			/* set by init and the atfork child */
 static uint64_t own_image;		/* image nonce of the owning process */
 static _Atomic uint64_t own_pseq;	/* last sequence number handed out */
@@ -277,8 +278,21 @@ open_socket(void)
 	if (!shim_conf.sock_ok || shim_real.connect == NULL)
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		/*
+		 * Refused by policy, not by a shortage (EMFILE, ENFILE,
+		 * ENOBUFS pass): a seccomp or LSM sandbox.  It will not
+		 * change its mind, so stop trying: the process runs as if
+		 * unshimmed.  Its missing image_start is the writer's sign.
+		 * A vfork child shares our memory: it must not decide for us.
+		 */
+		int e = errno;
+		if ((e == EPERM || e == EACCES || e == ENOSYS ||
+		     e == EAFNOSUPPORT || e == EPROTONOSUPPORT) &&
+		    getpid() == own_pid)
+			atomic_store(&shim_off, 1);
 		return -1;
+	}
 	if (shim_real.connect(fd, (const struct sockaddr *)&shim_conf.sun,
 			      shim_conf.sunlen) != 0) {
 		/* EAGAIN: the listen queue is full; treat as down. */
@@ -552,6 +566,25 @@ emit_side(const void *msg, size_t len)
 }
 
 int
+shim_emit_transient(struct shim_ctx *c, const void *msg, size_t len,
+		    uint64_t pseq)
+{
+	int fd = open_socket();
+	if (fd >= 0) {
+		/* A fresh, empty socket buffer: a blocking-free send suffices. */
+		int wait = 1;
+		int ok = send_one(fd, msg, len, &wait) == 0;
+		close(fd);
+		if (ok)
+			return 1;
+	}
+	if (atomic_load(&shim_off))
+		return 0;
+	queue(c, msg, len, pseq);
+	return 0;
+}
+
+int
 shim_emit(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
 {
 	if (c->side != NULL)
@@ -582,6 +615,8 @@ int
 shim_pre(struct shim_ctx *c)
 {
 	ctx_fill(c);
+	if (atomic_load_explicit(&shim_off, memory_order_relaxed))
+		return SHIM_PASS;	/* nothing counted: nothing can be sent */
 	if (shim_guard) {
 		shim_lost(c, shim_pseq_next(c));
 		return SHIM_PASS;
@@ -622,18 +657,36 @@ shim_emit_atfork_child(void)
 		atomic_store(&side[i].pid, 0);
 }
 
+/*
+ * The image is ending (library destructor, or an exec about to replace
+ * it): what is still in the backlog or counted lost reaches the writer now
+ * or never, and a loss nobody reports is a silent one.  The persistent
+ * connection may be full because the writer is stalled; a fresh
+ * connection has a send buffer of its own and is accepted into the
+ * listen queue even while the writer is stopped, so it takes what the
+ * first could not.  One bounded wait at most, none if already stalled.
+ */
 void
 shim_emit_exit(void)
 {
 	struct shim_ctx c;
 	struct conn k;
+	int rc = -1;
 
 	ctx_fill(&c);
 	if (c.side != NULL || !pending())
 		return;
-	int wait = 1;
+	int wait = !stalled(shim_now_mono());
 	shim_guard = 1;
 	if (conn_get(&k, 1, 1) == 0)
-		flush(k.fd, &c, &wait);
+		rc = flush(k.fd, &c, &wait);
+	if (rc != 0 && rc != -EBUSY && pending()) {
+		int fd = open_socket();
+		if (fd >= 0) {
+			wait = 1;
+			flush(fd, &c, &wait);
+			close(fd);
+		}
+	}
 	shim_guard = 0;
 }

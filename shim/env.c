@@ -97,6 +97,48 @@ shim_env_has_self(char *const *envp)
 	return 0;
 }
 
+void
+shim_env_capture(const char *v)
+{
+	char *out = shim_conf.preload;
+	size_t n = 0, cap = sizeof shim_conf.preload;
+	int found = 0;
+
+	shim_conf.preload_len = 0;
+	out[0] = '\0';
+	if (v == NULL || shim_conf.self_len == 0)
+		return;
+	while (*v) {
+		size_t k = strcspn(v, ": ");
+		const char *item = v;
+		size_t il = k;
+		if (k > 0 && !found && names_self(v, k)) {
+			/* Our own entry, made absolute for any cwd. */
+			item = shim_conf.self;
+			il = shim_conf.self_len;
+			found = 1;
+		} else if (k > 0 && names_self(v, k)) {
+			il = 0;		/* a duplicate of us: once is enough */
+		}
+		if (il > 0) {
+			if (n + (n > 0) + il + 1 > cap)
+				return;		/* too long: do without */
+			if (n > 0)
+				out[n++] = ':';
+			memcpy(out + n, item, il);
+			n += il;
+			out[n] = '\0';
+		}
+		v += k;
+		if (*v)
+			v++;
+	}
+	if (found)
+		shim_conf.preload_len = n;
+	else
+		out[0] = '\0';
+}
+
 static int
 has_key(char *const *envp, const char *key, size_t n)
 {
@@ -127,7 +169,12 @@ shim_env_doctor(char *const *envp, char **out, char *valbuf, int *too_big)
 		*too_big = 1;
 		return envp;
 	}
-	if (need_self) {
+	if (need_self && last < 0 && shim_conf.preload_len > 0) {
+		/* No LD_PRELOAD at all: our own list, sanitizer runtime first. */
+		memcpy(valbuf, preload_key, PRELOAD_KEYLEN);
+		memcpy(valbuf + PRELOAD_KEYLEN, shim_conf.preload,
+		       shim_conf.preload_len + 1);
+	} else if (need_self) {
 		/* LD_PRELOAD=<effective old value>:<us> */
 		const char *old = last >= 0 ? src[last] + PRELOAD_KEYLEN : "";
 		size_t ol = strlen(old);

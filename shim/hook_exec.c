@@ -13,7 +13,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -173,6 +176,8 @@ do_exec(const char *api, enum xkind kind, int dirfd, const char *path, int fd,
 		errno = EACCES;
 		return -1;
 	}
+	/* A successful exec discards the backlog with the image. */
+	shim_emit_exit();
 	errno = saved;
 	int r = call_real(kind, dirfd, path, fd, argv, ep, flags);
 	int e = errno;
@@ -296,16 +301,16 @@ execle(const char *path, const char *arg, ...)
 	return r;
 }
 
-/* posix_spawn/posix_spawnp: recorded after the call, with the child pid. */
+/*
+ * posix_spawn/posix_spawnp: recorded after the call, with the child pid.
+ * FN is the real function of the same symbol version as the hook.
+ */
 static int
-do_spawn(const char *api, int search, pid_t *pid, const char *path,
-	 const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
-	 char *const argv[], char *const envp[])
+do_spawn(const char *api, int search, __typeof__(posix_spawn) *fn, pid_t *pid,
+	 const char *path, const posix_spawn_file_actions_t *fa,
+	 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	int saved = errno;
-	shim_ensure_init();
-	__typeof__(posix_spawn) *fn = search ? shim_real.posix_spawnp
-					     : shim_real.posix_spawn;
 	if (fn == NULL)
 		return ENOSYS;
 
@@ -345,33 +350,200 @@ do_spawn(const char *api, int search, pid_t *pid, const char *path,
 	return rc;
 }
 
+/*
+ * Two hooks per function, one per symbol version (see libauditshim.map):
+ * an old binary bound to posix_spawn@GLIBC_2.2.5 keeps the compat
+ * behaviour of running a script without "#!" through /bin/sh.
+ */
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define SPAWN_VERSIONED 1
+#define SPAWN_NEW(f) shim_spawn_##f##_new
+#define SPAWN_OLD(f) shim_spawn_##f##_old
+#define SPAWN_PROTO(fn)                                                  \
+	int fn(pid_t *, const char *, const posix_spawn_file_actions_t *, \
+	       const posix_spawnattr_t *, char *const[], char *const[])
+SPAWN_PROTO(shim_spawn_posix_spawn_new);
+SPAWN_PROTO(shim_spawn_posix_spawnp_new);
+SPAWN_PROTO(shim_spawn_posix_spawn_old);
+SPAWN_PROTO(shim_spawn_posix_spawnp_old);
+__asm__(".symver shim_spawn_posix_spawn_new,posix_spawn@@GLIBC_2.15");
+__asm__(".symver shim_spawn_posix_spawnp_new,posix_spawnp@@GLIBC_2.15");
+__asm__(".symver shim_spawn_posix_spawn_old,posix_spawn@GLIBC_2.2.5");
+__asm__(".symver shim_spawn_posix_spawnp_old,posix_spawnp@GLIBC_2.2.5");
+#else
+#define SPAWN_VERSIONED 0
+#define SPAWN_NEW(f) f
+#endif
+
 SHIM_EXPORT int
-posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-	    const posix_spawnattr_t *attr, char *const argv[],
-	    char *const envp[])
+SPAWN_NEW(posix_spawn)(pid_t *pid, const char *path,
+		       const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *attr, char *const argv[],
+		       char *const envp[])
 {
-	return do_spawn("posix_spawn", 0, pid, path, fa, attr, argv, envp);
+	shim_ensure_init();
+	return do_spawn("posix_spawn", 0, shim_real.posix_spawn, pid, path, fa,
+			attr, argv, envp);
 }
 
 SHIM_EXPORT int
-posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
-	     const posix_spawnattr_t *attr, char *const argv[],
-	     char *const envp[])
+SPAWN_NEW(posix_spawnp)(pid_t *pid, const char *file,
+			const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[],
+			char *const envp[])
 {
-	return do_spawn("posix_spawnp", 1, pid, file, fa, attr, argv, envp);
+	shim_ensure_init();
+	return do_spawn("posix_spawnp", 1, shim_real.posix_spawnp, pid, file,
+			fa, attr, argv, envp);
 }
+
+#if SPAWN_VERSIONED
+SHIM_EXPORT int
+SPAWN_OLD(posix_spawn)(pid_t *pid, const char *path,
+		       const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *attr, char *const argv[],
+		       char *const envp[])
+{
+	shim_ensure_init();
+	return do_spawn("posix_spawn@GLIBC_2.2.5", 0,
+			shim_real.posix_spawn_compat, pid, path, fa, attr,
+			argv, envp);
+}
+
+SHIM_EXPORT int
+SPAWN_OLD(posix_spawnp)(pid_t *pid, const char *file,
+			const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[],
+			char *const envp[])
+{
+	shim_ensure_init();
+	return do_spawn("posix_spawnp@GLIBC_2.2.5", 1,
+			shim_real.posix_spawnp_compat, pid, file, fa, attr,
+			argv, envp);
+}
+#endif
 
 /*
- * system/popen spawn through glibc internals we cannot doctor: the child
- * inherits environ as is, so a missing preload is reported as a blind spot.
+ * system() and popen() spawn /bin/sh through glibc internals with environ
+ * as is.  When environ still preloads us (the usual case) the real
+ * functions run untouched.  When it does not (unsetenv("LD_PRELOAD"),
+ * a runtime that rebuilt environ), system() is carried out here, a
+ * line-for-line copy of glibc 2.36's sysdeps/posix/system.c on top of
+ * the real posix_spawn with a doctored environment: SIGINT and SIGQUIT
+ * ignored while any system() runs (reference-counted), SIGCHLD blocked,
+ * the child's mask and defaults reset, status 127 when the shell cannot
+ * be spawned, errno the spawn error, and the child killed and reaped
+ * when the calling thread is cancelled.  Changing environ for the
+ * duration instead would race with other threads.  popen() is not
+ * re-implemented: pclose() must find the stream in glibc's own list, so
+ * a popen() whose environ lacks the preload gets a blind_spot record.
  */
 static void
 shell_pre(struct shim_ctx *c, const char *api, const struct xtarget *t,
-	  char *const argv[])
+	  char *const argv[], int reinject)
 {
-	if (!shim_env_has_self(environ))
+	if (!reinject && !shim_env_has_self(environ))
 		blind_record(c, api, "environment lacks LD_PRELOAD", t, argv);
 	blind_checks(c, api, t, argv, 0);
+}
+
+/* glibc's system() state: the dispositions saved by the first caller. */
+static pthread_mutex_t sys_lock = PTHREAD_MUTEX_INITIALIZER;
+static int sys_refs;
+static struct sigaction sys_intr, sys_quit;
+
+/* What the cancellation handler needs. */
+struct sys_cancel {
+	pid_t pid;	/* the shell */
+};
+
+static void
+sys_cancel_handler(void *arg)
+{
+	const struct sys_cancel *a = arg;
+	int state;
+	int e = errno;
+	kill(a->pid, SIGKILL);
+	errno = e;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+	while (waitpid(a->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	pthread_setcancelstate(state, NULL);
+	pthread_mutex_lock(&sys_lock);
+	if (--sys_refs == 0) {
+		sigaction(SIGINT, &sys_intr, NULL);
+		sigaction(SIGQUIT, &sys_quit, NULL);
+	}
+	pthread_mutex_unlock(&sys_lock);
+}
+
+/* glibc's do_system(), spawning with ENVP.  Sets *PID to the child or 0. */
+static int
+sys_run(const char *line, char *const envp[], pid_t *child)
+{
+	int status = -1;
+	int ret;
+	pid_t pid = 0;
+	struct sigaction sa;
+	sigset_t omask, reset;
+
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	sigemptyset(&sa.sa_mask);
+
+	pthread_mutex_lock(&sys_lock);
+	if (sys_refs++ == 0) {
+		sigaction(SIGINT, &sa, &sys_intr);
+		sigaction(SIGQUIT, &sa, &sys_quit);
+	}
+	pthread_mutex_unlock(&sys_lock);
+
+	sigaddset(&sa.sa_mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &sa.sa_mask, &omask);
+
+	sigemptyset(&reset);
+	if (sys_intr.sa_handler != SIG_IGN)
+		sigaddset(&reset, SIGINT);
+	if (sys_quit.sa_handler != SIG_IGN)
+		sigaddset(&reset, SIGQUIT);
+
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &omask);
+	posix_spawnattr_setsigdefault(&attr, &reset);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
+					POSIX_SPAWN_SETSIGMASK);
+	char *const argv[] = { (char *)"sh", (char *)"-c", (char *)line, NULL };
+	ret = shim_real.posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+
+	if (ret == 0) {
+		struct sys_cancel ca = { .pid = pid };
+		*child = pid;
+		pthread_cleanup_push(sys_cancel_handler, &ca);
+		pid_t w;
+		do
+			w = waitpid(pid, &status, 0);
+		while (w < 0 && errno == EINTR);
+		if (w != pid)
+			status = -1;
+		pthread_cleanup_pop(0);
+	} else {
+		/* POSIX: if the shell cannot run, the status is that of exit(127). */
+		status = W_EXITCODE(127, 0);
+	}
+
+	pthread_mutex_lock(&sys_lock);
+	if (--sys_refs == 0) {
+		sigaction(SIGINT, &sys_intr, NULL);
+		sigaction(SIGQUIT, &sys_quit, NULL);
+		sigprocmask(SIG_SETMASK, &omask, NULL);
+	}
+	pthread_mutex_unlock(&sys_lock);
+
+	if (ret != 0)
+		errno = ret;
+	return status;
 }
 
 SHIM_EXPORT int
@@ -392,14 +564,29 @@ system(const char *cmd)
 	char *argv[] = { (char *)"/bin/sh", (char *)"-c",
 			 (char *)(cmd != NULL ? cmd : "exit 0"), NULL };
 	struct xtarget t = { .dirfd = AT_FDCWD, .path = "/bin/sh", .fd = -1 };
-	shell_pre(&c, "system", &t, argv);
+	char *envout[SHIM_ENV_MAX];
+	char val[SHIM_PRELOAD_MAX];
+	int too_big = 0;
+	char *const *ep = environ;
+	if (shim_real.posix_spawn != NULL && !shim_env_has_self(environ))
+		ep = shim_env_doctor(environ, envout, val, &too_big);
+	int reinject = ep != environ;
+	shell_pre(&c, "system", &t, argv, reinject);
 	if (pre == SHIM_REFUSE) {
 		exec_record(&c, WE_SPAWN, "system", WO_ERROR, -1, EACCES, &t, argv);
 		errno = EACCES;
 		return -1;
 	}
 	errno = saved;
-	int r = shim_real.system(cmd);
+	int r;
+	if (reinject) {
+		pid_t child = 0;
+		r = sys_run(cmd != NULL ? cmd : "exit 0", ep, &child);
+		if (cmd == NULL)
+			r = r == 0;
+	} else {
+		r = shim_real.system(cmd);
+	}
 	int e = errno;
 	exec_record(&c, WE_SPAWN, "system", r == -1 ? WO_ERROR : WO_OK, r,
 		    r == -1 ? e : 0, &t, argv);
@@ -425,7 +612,7 @@ popen(const char *cmd, const char *type)
 	char *argv[] = { (char *)"/bin/sh", (char *)"-c",
 			 (char *)(cmd != NULL ? cmd : ""), NULL };
 	struct xtarget t = { .dirfd = AT_FDCWD, .path = "/bin/sh", .fd = -1 };
-	shell_pre(&c, "popen", &t, argv);
+	shell_pre(&c, "popen", &t, argv, 0);
 	if (pre == SHIM_REFUSE) {
 		exec_record(&c, WE_SPAWN, "popen", WO_ERROR, -1, EACCES, &t, argv);
 		errno = EACCES;
@@ -438,4 +625,68 @@ popen(const char *cmd, const char *type)
 		    fp != NULL ? fileno(fp) : -1, fp == NULL ? e : 0, &t, argv);
 	errno = e;
 	return fp;
+}
+
+/*
+ * posix_spawn file actions run in the child, inside glibc, where no hook
+ * sees them.  Each is recorded when it is added to the list (a
+ * spawn_action record): nothing is kept, so nothing is allocated or
+ * looked up at spawn time.  A list that is never used still shows up.
+ */
+#define HOOK_FA(fn, name, call, ...)                                      \
+	int saved_ = errno;                                              \
+	shim_ensure_init();                                              \
+	if (shim_real.fn == NULL)                                        \
+		return ENOSYS;                                           \
+	struct shim_ctx c_;                                              \
+	int pre_ = shim_pre(&c_);                                        \
+	errno = saved_;                                                  \
+	int rc_ = shim_real.call;                                        \
+	int e_ = errno;                                                  \
+	if (pre_ != SHIM_PASS) {                                         \
+		const struct shim_op op_ = { .event = WE_SPAWN_ACTION,   \
+					     .api = name, __VA_ARGS__ }; \
+		shim_record_op(&c_, &op_, rc_ == 0 ? res_ : rc_, rc_);   \
+	}                                                                \
+	errno = e_;                                                      \
+	return rc_
+
+SHIM_EXPORT int
+posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd,
+				 const char *path, int oflag, mode_t mode)
+{
+	int64_t res_ = fd;
+	int with_mode = (oflag & O_CREAT) || (oflag & O_TMPFILE) == O_TMPFILE;
+	HOOK_FA(fa_addopen, "posix_spawn_file_actions_addopen",
+		fa_addopen(fa, fd, path, oflag, mode),
+		.path = path, .have = OP_FLAGS | (with_mode ? OP_MODE : 0),
+		.flags = (uint64_t)(unsigned)oflag, .mode = mode);
+}
+
+SHIM_EXPORT int
+posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa,
+				     const char *path)
+{
+	int64_t res_ = 0;
+	HOOK_FA(fa_addchdir, "posix_spawn_file_actions_addchdir_np",
+		fa_addchdir(fa, path), .path = path);
+}
+
+SHIM_EXPORT int
+posix_spawn_file_actions_addfchdir_np(posix_spawn_file_actions_t *fa, int fd)
+{
+	int64_t res_ = 0;
+	HOOK_FA(fa_addfchdir, "posix_spawn_file_actions_addfchdir_np",
+		fa_addfchdir(fa, fd), .fd = fd, .have = OP_FD);
+}
+
+void
+shim_exec_note(struct shim_ctx *c, const char *api, enum wire_outcome out,
+	       int64_t result, int err, int dirfd, const char *path, int fd,
+	       char *const argv[])
+{
+	struct xtarget t = { .dirfd = dirfd, .path = path, .fd = fd };
+	if (t.path == NULL && t.fd < 0)
+		t.path = "";
+	exec_record(c, WE_EXEC, api, out, result, err, &t, argv);
 }

@@ -473,3 +473,185 @@ fchownat(int dirfd, const char *path, uid_t owner, gid_t group, int flags)
 		 .have = OP_AT | OP_FD | OP_OWNER | OP_FLAGS,
 		 .flags = (unsigned)flags, OWNER(owner, group));
 }
+
+/* --- temporary files (glibc creates them with an internal open) ------------ */
+
+/* Flags a temporary file is created with; recorded as WT_FLAGS. */
+#define TMP_FLAGS (O_RDWR | O_CREAT | O_EXCL)
+
+#define HOOK_TMPFILE(fn, name)                                           \
+	shim_ensure_init();                                              \
+	if (shim_real.fn == NULL) {                                      \
+		errno = ENOSYS;                                          \
+		return NULL;                                             \
+	}                                                                \
+	int saved_ = errno;                                              \
+	struct shim_ctx c_;                                              \
+	int pre_ = shim_pre(&c_);                                        \
+	if (pre_ == SHIM_PASS) {                                         \
+		errno = saved_;                                          \
+		return shim_real.fn();                                   \
+	}                                                                \
+	FILE *fp_ = NULL;                                                \
+	int e_ = EACCES;                                                 \
+	if (pre_ != SHIM_REFUSE) {                                       \
+		errno = saved_;                                          \
+		fp_ = shim_real.fn();                                    \
+		e_ = errno;                                              \
+	}                                                                \
+	int fd_ = fp_ != NULL ? fileno(fp_) : -1;                        \
+	/* The name is /proc/self/fd's: "/tmp/#123 (deleted)" or similar. */ \
+	const struct shim_op op_ = {                                     \
+		.event = WE_OPEN, .api = name, .fd = fd_,                \
+		.path = fp_ != NULL ? NULL : P_tmpdir,                   \
+		.have = OP_FLAGS | OP_MODE | (fp_ != NULL ? OP_FD : 0),  \
+		.flags = TMP_FLAGS, .mode = 0600 };                      \
+	shim_record_op(&c_, &op_, fd_, fp_ == NULL ? e_ : 0);            \
+	errno = e_;                                                      \
+	return fp_
+
+SHIM_EXPORT FILE *
+tmpfile(void)
+{
+	HOOK_TMPFILE(tmpfile, "tmpfile");
+}
+
+SHIM_EXPORT FILE *
+tmpfile64(void)
+{
+	HOOK_TMPFILE(tmpfile64, "tmpfile64");
+}
+
+/* The record is built after the call: TMPL then holds the name created. */
+#define MKSTEMP_OP(name, tmpl, extra)                                    \
+	.event = WE_OPEN, .api = name, .path = tmpl,                     \
+	.have = OP_FLAGS | OP_MODE,                                      \
+	.flags = (uint64_t)(unsigned)(TMP_FLAGS | (extra)), .mode = 0600
+
+SHIM_EXPORT int
+mkstemp(char *tmpl)
+{
+	HOOK_INT(mkstemp, mkstemp(tmpl), MKSTEMP_OP("mkstemp", tmpl, 0));
+}
+
+SHIM_EXPORT int
+mkstemp64(char *tmpl)
+{
+	HOOK_INT(mkstemp64, mkstemp64(tmpl), MKSTEMP_OP("mkstemp64", tmpl, 0));
+}
+
+SHIM_EXPORT int
+mkostemp(char *tmpl, int flags)
+{
+	HOOK_INT(mkostemp, mkostemp(tmpl, flags),
+		 MKSTEMP_OP("mkostemp", tmpl, flags));
+}
+
+SHIM_EXPORT int
+mkostemp64(char *tmpl, int flags)
+{
+	HOOK_INT(mkostemp64, mkostemp64(tmpl, flags),
+		 MKSTEMP_OP("mkostemp64", tmpl, flags));
+}
+
+SHIM_EXPORT int
+mkstemps(char *tmpl, int suffixlen)
+{
+	HOOK_INT(mkstemps, mkstemps(tmpl, suffixlen),
+		 MKSTEMP_OP("mkstemps", tmpl, 0));
+}
+
+SHIM_EXPORT int
+mkstemps64(char *tmpl, int suffixlen)
+{
+	HOOK_INT(mkstemps64, mkstemps64(tmpl, suffixlen),
+		 MKSTEMP_OP("mkstemps64", tmpl, 0));
+}
+
+SHIM_EXPORT int
+mkostemps(char *tmpl, int suffixlen, int flags)
+{
+	HOOK_INT(mkostemps, mkostemps(tmpl, suffixlen, flags),
+		 MKSTEMP_OP("mkostemps", tmpl, flags));
+}
+
+SHIM_EXPORT int
+mkostemps64(char *tmpl, int suffixlen, int flags)
+{
+	HOOK_INT(mkostemps64, mkostemps64(tmpl, suffixlen, flags),
+		 MKSTEMP_OP("mkostemps64", tmpl, flags));
+}
+
+SHIM_EXPORT char *
+mkdtemp(char *tmpl)
+{
+	int saved = errno;
+	shim_ensure_init();
+	if (shim_real.mkdtemp == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	struct shim_ctx c;
+	int pre = shim_pre(&c);
+	if (pre == SHIM_PASS) {
+		errno = saved;
+		return shim_real.mkdtemp(tmpl);
+	}
+	char *r = NULL;
+	int e = EACCES;
+	if (pre != SHIM_REFUSE) {
+		errno = saved;
+		r = shim_real.mkdtemp(tmpl);
+		e = errno;
+	}
+	const struct shim_op op = { .event = WE_MKDIR, .api = "mkdtemp",
+				    .path = tmpl, .have = OP_MODE,
+				    .mode = 0700 };
+	shim_record_op(&c, &op, r != NULL ? 0 : -1, r == NULL ? e : 0);
+	errno = e;
+	return r;
+}
+
+/*
+ * remove() unlinks, or removes a directory: which one is decided by the
+ * file type seen just before the call (glibc tries unlink first and falls
+ * back to rmdir on EISDIR).
+ */
+static enum wire_event
+remove_event(const char *path)
+{
+	struct stat st;
+	int saved = errno;
+	enum wire_event ev = WE_UNLINK;
+	if (path != NULL && fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		ev = WE_RMDIR;
+	errno = saved;
+	return ev;
+}
+
+SHIM_EXPORT int
+remove(const char *path)
+{
+	enum wire_event ev = remove_event(path);
+	HOOK_INT(remove, remove(path), .event = ev, .api = "remove",
+		 .path = path);
+}
+
+/* --- the old mknod names (binaries built against glibc < 2.33) ------------- */
+
+SHIM_EXPORT int
+__xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
+{
+	HOOK_INT(xmknod, xmknod(ver, path, mode, dev),
+		 .event = WE_MKNOD, .api = "__xmknod", .path = path,
+		 .have = OP_MODE, .mode = mode);
+}
+
+SHIM_EXPORT int
+__xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
+{
+	HOOK_INT(xmknodat, xmknodat(ver, dirfd, path, mode, dev),
+		 .event = WE_MKNOD, .api = "__xmknodat", .path = path,
+		 .dirfd = dirfd, .have = OP_AT | OP_MODE, .mode = mode);
+}

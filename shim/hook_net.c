@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 
 /* Families whose destinations sendto/sendmsg record. */
 static int
@@ -231,6 +232,173 @@ getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 	int rc = shim_real.getaddrinfo(node, service, hints, res);
 	int e = errno;
 	resolve_record(&c, node, rc, e, rc == 0 && res != NULL ? *res : NULL);
+	errno = e;
+	return rc;
+}
+
+/* --- the older resolver entry points ---------------------------------------- */
+
+/* Appends the addresses of H as WT_ADDR fields (no port). */
+static void
+put_hostent(struct shim_rec *r, const struct hostent *h)
+{
+	unsigned naddr = 0;
+	if (h == NULL || h->h_addr_list == NULL ||
+	    (h->h_addrtype != AF_INET && h->h_addrtype != AF_INET6))
+		return;
+	for (char **p = h->h_addr_list; *p != NULL && naddr < WIRE_MAX_ADDRS;
+	     p++) {
+		char a[INET6_ADDRSTRLEN];
+		if (inet_ntop(h->h_addrtype, *p, a, sizeof a) == NULL)
+			continue;
+		size_t n = strlen(a);
+		if (wire_enc_room(&r->e) < n + 32)
+			break;
+		wire_put_str(&r->e, WT_ADDR, a, n);
+		naddr++;
+	}
+}
+
+/*
+ * A gethostbyname* record.  HERR is the h_errno-style result (0 when H is
+ * the answer): RESULT carries it, and errno only for NETDB_INTERNAL.
+ */
+static __attribute__((noinline)) void
+hostent_record(struct shim_ctx *c, const char *api, const char *name,
+	       const struct hostent *h, int herr, int err)
+{
+	unsigned char buf[SHIM_MSG_MAX];
+	struct shim_rec r;
+
+	rec_begin(&r, buf, sizeof buf, c, WE_RESOLVE, api);
+	if (h != NULL)
+		rec_result(&r, WO_OK, 0, 0);
+	else
+		rec_result(&r, WO_ERROR, herr,
+			   herr == NETDB_INTERNAL ? (err ? err : EIO) : 0);
+	rec_str(&r, WT_TARGET, name != NULL ? name : "", 1024,
+		WIRE_TRUNC_TARGET);
+	put_hostent(&r, h);
+	rec_send(&r);
+}
+
+/* The shape shared by gethostbyname and gethostbyname2. */
+#define HOOK_GHBN(fn, api, call)                                         \
+	NET_ENTER(fn, NULL);                                             \
+	struct shim_ctx c;                                               \
+	int pre = shim_pre(&c);                                          \
+	if (pre == SHIM_PASS) {                                          \
+		errno = saved_;                                          \
+		return shim_real.call;                                   \
+	}                                                                \
+	if (pre == SHIM_REFUSE) {                                        \
+		hostent_record(&c, api, name, NULL, NETDB_INTERNAL, EACCES); \
+		h_errno = NETDB_INTERNAL;                                \
+		errno = EACCES;                                          \
+		return NULL;                                             \
+	}                                                                \
+	errno = saved_;                                                  \
+	struct hostent *h = shim_real.call;                              \
+	int e = errno, herr = h_errno;                                   \
+	hostent_record(&c, api, name, h, h != NULL ? 0 : herr, e);       \
+	h_errno = herr;                                                  \
+	errno = e;                                                       \
+	return h
+
+SHIM_EXPORT struct hostent *
+gethostbyname(const char *name)
+{
+	HOOK_GHBN(gethostbyname, "gethostbyname", gethostbyname(name));
+}
+
+SHIM_EXPORT struct hostent *
+gethostbyname2(const char *name, int af)
+{
+	HOOK_GHBN(gethostbyname2, "gethostbyname2", gethostbyname2(name, af));
+}
+
+/* The reentrant forms return an error number and report through *RESULT. */
+#define HOOK_GHBN_R(fn, api, call)                                       \
+	NET_ENTER(fn, ENOSYS);                                           \
+	struct shim_ctx c;                                               \
+	int pre = shim_pre(&c);                                          \
+	if (pre == SHIM_PASS) {                                          \
+		errno = saved_;                                          \
+		return shim_real.call;                                   \
+	}                                                                \
+	if (pre == SHIM_REFUSE) {                                        \
+		hostent_record(&c, api, name, NULL, NETDB_INTERNAL, EACCES); \
+		if (result != NULL)                                      \
+			*result = NULL;                                  \
+		if (h_errnop != NULL)                                    \
+			*h_errnop = NETDB_INTERNAL;                      \
+		errno = saved_;                                          \
+		return EACCES;                                           \
+	}                                                                \
+	errno = saved_;                                                  \
+	int rc = shim_real.call;                                         \
+	int e = errno;                                                   \
+	struct hostent *h = result != NULL ? *result : NULL;             \
+	int herr = h_errnop != NULL ? *h_errnop : 0;                     \
+	hostent_record(&c, api, name, rc == 0 ? h : NULL,                \
+		       rc == 0 && h != NULL ? 0 : herr, rc != 0 ? rc : e); \
+	errno = e;                                                       \
+	return rc
+
+SHIM_EXPORT int
+gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+		size_t buflen, struct hostent **result, int *h_errnop)
+{
+	HOOK_GHBN_R(gethostbyname_r, "gethostbyname_r",
+		    gethostbyname_r(name, ret, buf, buflen, result, h_errnop));
+}
+
+SHIM_EXPORT int
+gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+		 size_t buflen, struct hostent **result, int *h_errnop)
+{
+	HOOK_GHBN_R(gethostbyname2_r, "gethostbyname2_r",
+		    gethostbyname2_r(name, af, ret, buf, buflen, result,
+				     h_errnop));
+}
+
+/*
+ * getnameinfo: a reverse lookup.  TARGET is the address asked about, ADDR
+ * the host name returned.  Only calls that may ask a name service are
+ * recorded (a host buffer without NI_NUMERICHOST); formatting an address
+ * or looking up a service name is not network activity.
+ */
+SHIM_EXPORT int
+getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
+	    socklen_t hostlen, char *serv, socklen_t servlen, int flags)
+{
+	NET_ENTER(getnameinfo, EAI_SYSTEM);
+	if (host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST))
+		return shim_real.getnameinfo(sa, salen, host, hostlen, serv,
+					     servlen, flags);
+	struct shim_ctx c;
+	int pre = shim_pre(&c);
+	if (pre == SHIM_PASS) {
+		errno = saved_;
+		return shim_real.getnameinfo(sa, salen, host, hostlen, serv,
+					     servlen, flags);
+	}
+	int rc = EAI_SYSTEM, e = EACCES;
+	if (pre != SHIM_REFUSE) {
+		errno = saved_;
+		rc = shim_real.getnameinfo(sa, salen, host, hostlen, serv,
+					   servlen, flags);
+		e = errno;
+	}
+	unsigned char buf[SHIM_MSG_MAX];
+	struct shim_rec r;
+	rec_begin(&r, buf, sizeof buf, &c, WE_RESOLVE, "getnameinfo");
+	rec_result(&r, rc == 0 ? WO_OK : WO_ERROR, rc,
+		   rc == EAI_SYSTEM ? e : 0);
+	rec_addr(&r, WT_TARGET, sa, salen);
+	if (rc == 0)
+		rec_str(&r, WT_ADDR, host, 0, 0);
+	rec_send(&r);
 	errno = e;
 	return rc;
 }

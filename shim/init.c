@@ -32,6 +32,14 @@ next_sym(const char *name)
 	return dlsym(RTLD_NEXT, name);
 }
 
+/* NAME at VERSION, else the default version (other ABIs, other libcs). */
+static void *
+next_vsym(const char *name, const char *version)
+{
+	void *p = dlvsym(RTLD_NEXT, name, version);
+	return p != NULL ? p : dlsym(RTLD_NEXT, name);
+}
+
 static void
 resolve_all(void)
 {
@@ -41,8 +49,25 @@ resolve_all(void)
 	R(execvpe, "execvpe");
 	R(fexecve, "fexecve");
 	R(execveat, "execveat");
+#if defined(__x86_64__) && !defined(__ILP32__)
+	/*
+	 * Both versions, each forwarded to its own kind: the GLIBC_2.2.5
+	 * compat version runs shebang-less scripts through /bin/sh on
+	 * ENOEXEC, the GLIBC_2.15 default does not.
+	 */
+	r->posix_spawn = next_vsym("posix_spawn", "GLIBC_2.15");
+	r->posix_spawnp = next_vsym("posix_spawnp", "GLIBC_2.15");
+	r->posix_spawn_compat = next_vsym("posix_spawn", "GLIBC_2.2.5");
+	r->posix_spawnp_compat = next_vsym("posix_spawnp", "GLIBC_2.2.5");
+#else
 	R(posix_spawn, "posix_spawn");
 	R(posix_spawnp, "posix_spawnp");
+	r->posix_spawn_compat = r->posix_spawn;
+	r->posix_spawnp_compat = r->posix_spawnp;
+#endif
+	R(fa_addopen, "posix_spawn_file_actions_addopen");
+	R(fa_addchdir, "posix_spawn_file_actions_addchdir_np");
+	R(fa_addfchdir, "posix_spawn_file_actions_addfchdir_np");
 	R(system, "system");
 	R(popen, "popen");
 	R(open, "open");
@@ -58,6 +83,18 @@ resolve_all(void)
 	R(fopen, "fopen");
 	R(fopen64, "fopen64");
 	R(freopen, "freopen");
+	R(tmpfile, "tmpfile");
+	R(tmpfile64, "tmpfile64");
+	R(mkstemp, "mkstemp");
+	R(mkstemp64, "mkstemp64");
+	R(mkostemp, "mkostemp");
+	R(mkostemp64, "mkostemp64");
+	R(mkstemps, "mkstemps");
+	R(mkstemps64, "mkstemps64");
+	R(mkostemps, "mkostemps");
+	R(mkostemps64, "mkostemps64");
+	R(mkdtemp, "mkdtemp");
+	R(remove, "remove");
 	R(rename, "rename");
 	R(renameat, "renameat");
 	R(renameat2, "renameat2");
@@ -68,6 +105,8 @@ resolve_all(void)
 	R(mkdirat, "mkdirat");
 	R(mknod, "mknod");
 	R(mknodat, "mknodat");
+	R(xmknod, "__xmknod");
+	R(xmknodat, "__xmknodat");
 	R(link, "link");
 	R(linkat, "linkat");
 	R(symlink, "symlink");
@@ -89,6 +128,12 @@ resolve_all(void)
 	R(sendto, "sendto");
 	R(sendmsg, "sendmsg");
 	R(getaddrinfo, "getaddrinfo");
+	R(gethostbyname, "gethostbyname");
+	R(gethostbyname2, "gethostbyname2");
+	R(gethostbyname_r, "gethostbyname_r");
+	R(gethostbyname2_r, "gethostbyname2_r");
+	R(getnameinfo, "getnameinfo");
+	R(syscall, "syscall");
 #undef R
 }
 
@@ -141,6 +186,8 @@ configure(void)
 		}
 		v = getenv("AUDITSHIM_FAIL");
 		c->fail_closed = v != NULL && strcmp(v, "closed") == 0;
+		v = getenv("AUDITSHIM_IO_URING");
+		c->io_uring_allow = v != NULL && strcmp(v, "allow") == 0;
 	}
 	c->sun.sun_family = AF_UNIX;
 	if (sock != NULL && strlen(sock) < sizeof c->sun.sun_path) {
@@ -165,6 +212,9 @@ configure(void)
 		c->self_len = absolute(c->self, sizeof c->self, c->load_cwd,
 				       c->self_loaded);
 	}
+	/* In secure-execution mode nothing from the environment is kept. */
+	if (!c->secure)
+		shim_env_capture(getenv("LD_PRELOAD"));
 }
 
 static void
@@ -197,10 +247,51 @@ shim_init_slow(void)
 		sched_yield();
 }
 
-__attribute__((constructor(101))) static void
-shim_ctor(void)
+/*
+ * The image_start record: this image's own view of itself, from before
+ * main.  The writer pairs it with the parent's exec record (an exec with
+ * no image_start is a coverage gap) and it holds the argv the kernel
+ * delivered, whatever another thread of the parent did to it later.
+ * Sent on a transient socket: no descriptor stays open at load.
+ */
+static __attribute__((noinline)) void
+image_start(int argc, char **argv)
 {
+	unsigned char buf[SHIM_MSG_MAX];
+	struct shim_rec r;
+	struct shim_ctx c;
+	char exe[4096];
+
+	if (shim_pre(&c) != SHIM_GO)
+		return;		/* fail-closed refusals do not apply here */
+	rec_begin(&r, buf, sizeof buf, &c, WE_IMAGE_START, NULL);
+	rec_result(&r, WO_OK, 0, 0);
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		rec_str(&r, WT_TARGET, exe, 4096, WIRE_TRUNC_TARGET);
+		rec_str(&r, WT_EXE, exe, 4096, WIRE_TRUNC_EXE);
+	}
+	rec_u64(&r, WT_FLAGS, shim_conf.secure ? 1 : 0);
+	rec_cwd(&r, WT_CWD, 2048, WIRE_TRUNC_CWD);
+	/* glibc passes (argc, argv, envp) to constructors. */
+	if (argv != NULL && argc >= 0 && argv[argc] == NULL)
+		rec_argv(&r, argv);
+	if (r.trunc)
+		wire_put_u64(&r.e, WT_TRUNC, r.trunc);
+	size_t len = wire_enc_finish(&r.e);
+	shim_emit_transient(&c, buf, len, r.pseq);
+	shim_guard = 0;
+}
+
+__attribute__((constructor(101))) static void
+shim_ctor(int argc, char **argv, char **envp)
+{
+	(void)envp;
 	shim_ensure_init();
+	int saved = errno;
+	image_start(argc, argv);
+	errno = saved;
 }
 
 __attribute__((destructor(101))) static void

@@ -52,6 +52,9 @@ int __open_2(const char *path, int flags);
 int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
+/* The pre-2.33 mknod entry points, still exported for old binaries. */
+int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev);
+int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev);
 
 /*
  * The next definition of every hooked function (dlsym(RTLD_NEXT)), filled
@@ -65,6 +68,11 @@ struct shim_real {
 	__typeof__(execveat) *execveat;
 	__typeof__(posix_spawn) *posix_spawn;	/* spawn family */
 	__typeof__(posix_spawnp) *posix_spawnp;
+	__typeof__(posix_spawn) *posix_spawn_compat;	/* @GLIBC_2.2.5 */
+	__typeof__(posix_spawnp) *posix_spawnp_compat;
+	__typeof__(posix_spawn_file_actions_addopen) *fa_addopen;
+	__typeof__(posix_spawn_file_actions_addchdir_np) *fa_addchdir;
+	__typeof__(posix_spawn_file_actions_addfchdir_np) *fa_addfchdir;
 	__typeof__(system) *system;
 	__typeof__(popen) *popen;
 	__typeof__(open) *open;			/* opens */
@@ -80,6 +88,18 @@ struct shim_real {
 	__typeof__(fopen) *fopen;
 	__typeof__(fopen64) *fopen64;
 	__typeof__(freopen) *freopen;
+	__typeof__(tmpfile) *tmpfile;		/* temporary files */
+	__typeof__(tmpfile64) *tmpfile64;
+	__typeof__(mkstemp) *mkstemp;
+	__typeof__(mkstemp64) *mkstemp64;
+	__typeof__(mkostemp) *mkostemp;
+	__typeof__(mkostemp64) *mkostemp64;
+	__typeof__(mkstemps) *mkstemps;
+	__typeof__(mkstemps64) *mkstemps64;
+	__typeof__(mkostemps) *mkostemps;
+	__typeof__(mkostemps64) *mkostemps64;
+	__typeof__(mkdtemp) *mkdtemp;
+	__typeof__(remove) *remove;
 	__typeof__(rename) *rename;		/* namespace changes */
 	__typeof__(renameat) *renameat;
 	__typeof__(renameat2) *renameat2;
@@ -90,6 +110,8 @@ struct shim_real {
 	__typeof__(mkdirat) *mkdirat;
 	__typeof__(mknod) *mknod;
 	__typeof__(mknodat) *mknodat;
+	__typeof__(__xmknod) *xmknod;
+	__typeof__(__xmknodat) *xmknodat;
 	__typeof__(link) *link;
 	__typeof__(linkat) *linkat;
 	__typeof__(symlink) *symlink;
@@ -111,6 +133,12 @@ struct shim_real {
 	__typeof__(sendto) *sendto;
 	__typeof__(sendmsg) *sendmsg;
 	__typeof__(getaddrinfo) *getaddrinfo;
+	__typeof__(gethostbyname) *gethostbyname;
+	__typeof__(gethostbyname2) *gethostbyname2;
+	__typeof__(gethostbyname_r) *gethostbyname_r;
+	__typeof__(gethostbyname2_r) *gethostbyname2_r;
+	__typeof__(getnameinfo) *getnameinfo;
+	long (*syscall)(long, ...);		/* raw system calls */
 };
 
 /* Process-wide configuration, fixed by shim_init(); read-only afterwards. */
@@ -128,6 +156,9 @@ struct shim_conf {
 	size_t self_len;		/* strlen(self) */
 	char self_loaded[4096];		/* the name the loader used (may be relative) */
 	char load_cwd[4096];		/* cwd when the library loaded */
+	int io_uring_allow;		/* AUDITSHIM_IO_URING=allow */
+	char preload[SHIM_PRELOAD_MAX];	/* LD_PRELOAD we were loaded with, ':'-joined, us absolute; "" if unknown */
+	size_t preload_len;		/* strlen(preload) */
 };
 
 extern struct shim_real shim_real;
@@ -179,11 +210,20 @@ void shim_lost(struct shim_ctx *c, uint64_t pseq);
  * the writer, 0 otherwise.  Call with shim_guard set.  Changes errno.
  */
 int shim_emit(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq);
+/*
+ * Delivers a record on a socket of its own, closed before returning (the
+ * constructor's image_start: no descriptor may stay open at load).  If
+ * that fails the record goes to the backlog like any other.  Returns 1 if
+ * it reached the writer.  Call with shim_guard set.  Changes errno.
+ */
+int shim_emit_transient(struct shim_ctx *c, const void *msg, size_t len,
+			uint64_t pseq);
 /* True if FD is the descriptor the emitter currently owns. */
 int shim_is_own_fd(int fd);
 /* Resets per-process state in a fork child (pthread_atfork). */
 void shim_emit_atfork_child(void);
-/* Tries once, bounded, to deliver the backlog (library destructor). */
+/* Image end (destructor, exec): one bounded try to deliver the backlog and
+ * report losses, over a fresh connection if the persistent one is full. */
 void shim_emit_exit(void);
 /* A fresh 64-bit image nonce. */
 uint64_t shim_nonce(void);
@@ -277,6 +317,13 @@ void shim_record_op(struct shim_ctx *c, const struct shim_op *op,
  */
 char *const *shim_env_doctor(char *const *envp, char **out, char *valbuf,
 			     int *too_big);
+/*
+ * Keeps V, the LD_PRELOAD this process was loaded with, as the list to put
+ * back into a child whose environment has no LD_PRELOAD at all: its
+ * other preloads (a sanitizer runtime that must come first) come back in
+ * their order.  Ignored unless V names this library.  Init only.
+ */
+void shim_env_capture(const char *v);
 /* True if ENVP's effective LD_PRELOAD names this library. */
 int shim_env_has_self(char *const *envp);
 /*
@@ -293,5 +340,31 @@ const char *shim_path_search(const char *file, char *out, size_t cap);
  */
 const char *shim_blind_reason(int dirfd, const char *path, int fd, char *who,
 			      size_t cap);
+
+
+/*
+ * Sends an exec record for a raw system call (syscall()): the program at
+ * DIRFD/PATH, or FD when PATH is NULL.  Signal- and vfork-safe.
+ */
+void shim_exec_note(struct shim_ctx *c, const char *api, enum wire_outcome out,
+		    int64_t result, int err, int dirfd, const char *path,
+		    int fd, char *const argv[]);
+
+/* Set when this process cannot reach any writer by design (a seccomp
+ * filter refuses socket(2)): every hook then calls straight through. */
+extern _Atomic int shim_off;
+
+
+/*
+ * Sends an exec record for a raw system call (syscall()): the program at
+ * DIRFD/PATH, or FD when PATH is NULL.  Signal- and vfork-safe.
+ */
+void shim_exec_note(struct shim_ctx *c, const char *api, enum wire_outcome out,
+		    int64_t result, int err, int dirfd, const char *path,
+		    int fd, char *const argv[]);
+
+/* Set when this process cannot reach any writer by design (a seccomp
+ * filter refuses socket(2)): every hook then calls straight through. */
+extern _Atomic int shim_off;
 
 #endif

@@ -273,7 +273,7 @@ wire_event_name(unsigned ev)
 		[WE_BIND] = "bind", [WE_LISTEN] = "listen",
 		[WE_SENDTO] = "sendto", [WE_RESOLVE] = "resolve",
 		[WE_BLIND_SPOT] = "blind_spot", [WE_GAP] = "gap",
-		[WE_MKNOD] = "mknod",
+		[WE_MKNOD] = "mknod", [WE_SPAWN_ACTION] = "spawn_action",
 	};
 	return ev <= WE__MAX ? names[ev] : NULL;
 }

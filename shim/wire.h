@@ -59,7 +59,8 @@ enum wire_event {
 	WE_BLIND_SPOT = 19,	/* a child will run unobserved; REASON why */
 	WE_GAP = 20,		/* shim-reported loss: LOST_FIRST, LOST_COUNT */
 	WE_MKNOD = 21,
-	WE__MAX = 21
+	WE_SPAWN_ACTION = 22,	/* posix_spawn file action noted when added */
+	WE__MAX = 22
 };
 
 /* Outcome carried in WT_OUTCOME. */

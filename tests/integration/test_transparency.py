@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from harness import PYTHON, SHIM, WriterTest, main
+from harness import PYTHON, WriterTest, dump, main
 
 SCRIPT = r"""
 set -e
@@ -88,10 +88,34 @@ class Transparency(WriterTest):
             self.assertLess(elapsed, 20, "a stopped writer stalled the agent")
         finally:
             os.kill(self.w.proc.pid, signal.SIGCONT)
-        rows = self.w.records()
-        # Whatever did not fit is accounted for as a gap once the writer
-        # is reachable again (the next record from that process reports it).
-        self.assertTrue(rows)
+        # Nothing is lost silently: what the stalled writer never read is
+        # reported by the shim as a gap when the image ends (over a fresh
+        # connection: the first one is full), and every pseq of the
+        # process is either stored or inside a gap.
+        rows = self.w.final_records()
+        opens = [r for r in rows if r["event"] == "open"
+                 and (r["target"] or "").startswith(self.work + "/f")]
+        self.assertTrue(opens)
+        pid = opens[0]["pid"]
+        lost = sum(r["detail"]["count"] for r in rows
+                   if r["event"] == "gap" and r["detail"].get("pid") == pid)
+        self.assertEqual(len(opens) + lost, 3000, dump(self.by_event(rows, "gap")))
+        self.assert_pseq_complete(rows)
+
+    def test_backlog_reported_before_exec(self):
+        # The same when the image ends by exec instead of exit.
+        os.kill(self.w.proc.pid, signal.SIGSTOP)
+        try:
+            code = ("import os\n"
+                    "for i in range(2000):\n"
+                    "    os.close(os.open('f%d' % (i % 20), os.O_WRONLY | os.O_CREAT, 0o644))\n"
+                    "os.execv('/bin/true', ['true'])\n")
+            self.w.run([PYTHON, "-c", code], cwd=self.work, timeout=60)
+        finally:
+            os.kill(self.w.proc.pid, signal.SIGCONT)
+        rows = self.w.final_records()
+        self.assertTrue(self.by_event(rows, "gap"))
+        self.assert_pseq_complete(rows)
 
     def test_fail_closed_refuses_without_writer(self):
         self.w.stop()

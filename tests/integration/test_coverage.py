@@ -1,0 +1,316 @@
+# SPDX-License-Identifier: MIT
+"""Shim coverage (issue 3): entry points glibc reaches without going
+through the hooks a naive shim has, symbol versions, raw syscall(),
+io_uring, the image_start record, re-injection and seccomp sandboxes.
+Each test compares the program's behaviour with and without the shim and
+checks the records the shim left."""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import unittest
+
+from harness import PRELOAD, PROGS, RUNTIME, SHIM, WriterTest, dump, main
+
+
+def prog(name):
+    return os.path.join(PROGS, name)
+
+
+def plain_env(extra=None):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env.pop("AUDITSHIM_SOCKET", None)
+    if RUNTIME:
+        env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
+    env.update(extra or {})
+    return env
+
+
+def api(r):
+    return (r.get("detail") or {}).get("api")
+
+
+class Coverage(WriterTest):
+
+    def pair(self, argv, name, env_extra=None, **kw):
+        """Runs ARGV without and with the shim in two fresh directories;
+        returns both CompletedProcesses and the directories."""
+        out = []
+        for mode in ("plain", "shim"):
+            d = os.path.join(self.work, "%s-%s" % (name, mode))
+            os.mkdir(d)
+            env = plain_env(env_extra) if mode == "plain" else \
+                self.w.env(plain_env(env_extra))
+            cp = subprocess.run(argv, env=env, cwd=d, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                timeout=120, **kw)
+            out.append((cp, d))
+        return out
+
+    def assert_same(self, a, b):
+        self.assertEqual((a.returncode, a.stdout, a.stderr),
+                         (b.returncode, b.stdout, b.stderr))
+
+    def test_exports_only_hooks_and_both_spawn_versions(self):
+        cp = subprocess.run(["nm", "-D", "--defined-only", SHIM],
+                            stdout=subprocess.PIPE, text=True, check=True)
+        names = {line.split()[-1] for line in cp.stdout.splitlines() if line.strip()}
+        for v in ("posix_spawn@@GLIBC_2.15", "posix_spawn@GLIBC_2.2.5",
+                  "posix_spawnp@@GLIBC_2.15", "posix_spawnp@GLIBC_2.2.5"):
+            self.assertIn(v, names)
+        for hook in ("tmpfile", "tmpfile64", "mkstemp", "mkstemp64", "mkostemp",
+                     "mkostemps", "mkstemps", "mkdtemp", "remove", "__xmknod",
+                     "__xmknodat", "gethostbyname", "gethostbyname2",
+                     "gethostbyname_r", "getnameinfo", "syscall",
+                     "posix_spawn_file_actions_addopen",
+                     "posix_spawn_file_actions_addchdir_np",
+                     "posix_spawn_file_actions_addfchdir_np", "open", "execve"):
+            self.assertIn(hook, names)
+        # Nothing internal leaks out (no wire_*, shim_*, rec_*).
+        bad = [n for n in names if re.match(r"(wire_|shim_|rec_|conn_)", n)]
+        self.assertEqual(bad, [])
+        # Every other hook is unversioned, so a reference of any version
+        # (open@GLIBC_2.2.5) binds to it.
+        versioned = {n for n in names if "@" in n}
+        self.assertEqual({n.split("@")[0] for n in versioned},
+                         {"posix_spawn", "posix_spawnp"})
+
+    @unittest.skipIf(RUNTIME, "ASan's posix_spawn interceptor binds the default "
+                     "version, so the test program never reaches the compat one")
+    def test_posix_spawn_compat_version_runs_shebangless_script(self):
+        bindir = os.path.join(self.work, "bin")
+        os.mkdir(bindir)
+        script = os.path.join(bindir, "noshebang")
+        with open(script, "w") as f:
+            f.write("echo script-ran \"$1\"\n")
+        os.chmod(script, 0o755)
+        env = {"PATH": bindir + ":/usr/bin:/bin"}
+        (a, _), (b, _) = self.pair([prog("spawn_compat"), script], "old",
+                                   env_extra=env)
+        self.assert_same(a, b)
+        # The script ran through /bin/sh (glibc's compat fallback); for
+        # posix_spawnp glibc passes sh the bare name (status 2 here), which
+        # the shim must not change either.
+        self.assertIn(b"script-ran arg1\nposix_spawn@GLIBC_2.2.5 rc=0 status=0",
+                      b.stdout)
+        self.assertIn(b"posix_spawnp@GLIBC_2.2.5 rc=0", b.stdout)
+        # The default version still refuses it (ENOEXEC = 8), shim or not.
+        (a, _), (b, _) = self.pair([prog("spawn_compat"), script, "new"], "new",
+                                   env_extra=env)
+        self.assert_same(a, b)
+        self.assertIn(b"posix_spawn@GLIBC_2.15 rc=8", b.stdout)
+        rows = self.w.records()
+        old = [r for r in rows if r["event"] == "spawn" and
+               api(r) in ("posix_spawn@GLIBC_2.2.5", "posix_spawnp@GLIBC_2.2.5")]
+        self.assertEqual(len(old), 2, dump(rows))
+        self.assertTrue(all(r["result"] == "ok" and r["target"] == script
+                            for r in old), dump(old))
+        new = self.one(rows, "spawn", result="error")
+        self.assertEqual(api(new), "posix_spawn")
+        self.assertEqual(new["errno"], "ENOEXEC")
+
+    def test_libc_internal_entry_points(self):
+        (a, da), (b, d) = self.pair([prog("entry_points")], "entries")
+        self.assert_same(a, b)
+        self.assertNotIn(b" fail", b.stdout.replace(b"remove-missing fail", b"")
+                         .replace(b"gethostbyname-missing fail", b""), b.stdout)
+        rows = self.w.records()
+
+        def by_api(name, event=None):
+            # Built with _FILE_OFFSET_BITS=64, mkstemp is mkstemp64.
+            got = [r for r in rows if api(r) in (name, name + "64") and
+                   (event is None or r["event"] == event)]
+            self.assertTrue(got, "no %s record:\n%s" % (name, dump(rows, 200)))
+            return got
+
+        r = by_api("tmpfile", "open")[0]
+        self.assertEqual(r["result"], "ok")
+        self.assertTrue(r["target"].startswith("/"), r)
+        names = sorted(os.listdir(d))
+        for fn, prefix in (("mkstemp", "cov-stemp-"), ("mkostemp", "cov-ostemp-"),
+                           ("mkstemps", "cov-stemps-"), ("mkostemps", "cov-ostemps-")):
+            created = [n for n in names if n.startswith(prefix)]
+            self.assertEqual(len(created), 1, names)
+            r = by_api(fn, "open")[0]
+            self.assertEqual(r["target"], os.path.join(d, created[0]))
+            self.assertIn("O_CREAT", r["detail"]["flags"])
+            self.assertIn("O_EXCL", r["detail"]["flags"])
+        self.assertIn("O_CLOEXEC", by_api("mkostemp")[0]["detail"]["flags"])
+        self.assertIn("O_APPEND", by_api("mkostemps")[0]["detail"]["flags"])
+        r = by_api("mkdtemp", "mkdir")[0]
+        self.assertTrue(r["target"].startswith(os.path.join(d, "cov-dtemp-")), r)
+        self.assertEqual(r["detail"]["mode"], "0700")
+        rm = by_api("remove")
+        self.assertEqual(sorted((x["event"], os.path.basename(x["target"]),
+                                 x["result"], x["errno"]) for x in rm),
+                         sorted([("unlink", "cov-remove-file", "ok", None),
+                                 ("rmdir", os.path.basename(by_api("mkdtemp")[0]["target"]),
+                                  "ok", None),
+                                 ("unlink", "cov-no-such-file", "error", "ENOENT")]))
+        self.assertEqual(by_api("mknod", "mknod")[0]["target"],
+                         os.path.join(d, "cov-fifo1"))
+        r = by_api("__xmknod", "mknod")[0]
+        self.assertEqual(r["target"], os.path.join(d, "cov-fifo2"))
+        self.assertTrue(int(r["detail"]["mode"], 8) & stat.S_IFIFO)
+        for fn in ("gethostbyname", "gethostbyname2", "gethostbyname_r"):
+            ok = [x for x in by_api(fn, "resolve") if x["target"] == "localhost"]
+            self.assertEqual(len(ok), 1, dump(rows, 200))
+            self.assertEqual(ok[0]["result"], "ok")
+            self.assertIn("127.0.0.1", ok[0]["detail"]["addresses"])
+        miss = [x for x in by_api("gethostbyname")
+                if x["target"] == "cov-no-such-host.invalid"]
+        self.assertEqual([x["result"] for x in miss], ["error"])
+        r = by_api("getnameinfo", "resolve")[0]
+        self.assertEqual(r["target"], "127.0.0.1:80")
+        # posix_spawn file actions, noted when added.
+        acts = [x for x in rows if x["event"] == "spawn_action"]
+        self.assertEqual(sorted((api(x), x["target"]) for x in acts),
+                         sorted([("posix_spawn_file_actions_addopen",
+                                  os.path.join(d, "cov-spawn-out")),
+                                 ("posix_spawn_file_actions_addchdir_np",
+                                  os.path.join(d, "cov-sub")),
+                                 ("posix_spawn_file_actions_addfchdir_np", d)]),
+                         dump(acts))
+        op = [x for x in acts if api(x) == "posix_spawn_file_actions_addopen"][0]
+        self.assertIn("O_CREAT", op["detail"]["flags"])
+        self.assertEqual(op["detail"]["fd"], 1)
+        with open(os.path.join(d, "cov-spawn-out")) as f:
+            self.assertEqual(f.read(), "spawned\n")
+        # Raw syscall(): audited numbers recorded, others not.
+        r = by_api("syscall:openat", "open")[0]
+        self.assertEqual(r["target"], os.path.join(d, "cov-sys-open"))
+        r = by_api("syscall:renameat2", "rename")[0]
+        self.assertEqual((r["target"], r["detail"]["from"]),
+                         (os.path.join(d, "cov-sys-renamed"),
+                          os.path.join(d, "cov-sys-open")))
+        by_api("syscall:mkdirat", "mkdir")
+        by_api("syscall:unlinkat", "unlink")
+        by_api("syscall:unlinkat", "rmdir")
+        r = by_api("syscall:execve", "exec")[0]
+        self.assertEqual((r["target"], r["argv"], r["result"]),
+                         ("/bin/true", ["/bin/true", "from-syscall"], "attempt"))
+        self.assertFalse([x for x in rows if (api(x) or "").startswith("syscall:")
+                          and "getpid" in api(x)])
+        self.assert_pseq_complete(rows)
+
+    def test_io_uring_refused_by_default(self):
+        (a, _), (b, _) = self.pair([prog("uring")], "uring")
+        self.assertEqual(b.stdout, b"io_uring_setup ENOSYS\n")
+        # The option turns it off: then behaviour is the kernel's own.
+        (a, _), (c, _) = self.pair([prog("uring")], "uring-allow",
+                                   env_extra={"AUDITSHIM_IO_URING": "allow"})
+        self.assert_same(a, c)
+        if c.returncode == 0:
+            rows = self.w.records()
+            r = self.one(rows, "blind_spot")
+            self.assertEqual(api(r), "syscall:io_uring_setup")
+            self.assertIn("io_uring", r["detail"]["reason"])
+
+    def test_image_start_and_no_descriptor_left(self):
+        cmd = "/bin/ls /proc/self/fd; exec /bin/ls -1 /proc/self/fd"
+        (a, _), (b, d) = self.pair(["/bin/sh", "-c", cmd], "img")
+        # The same descriptors at main, shim or not.
+        self.assert_same(a, b)
+        rows = self.w.records()
+        ls_exe = os.path.realpath("/bin/ls")
+        imgs = [r for r in rows if r["event"] == "image_start" and
+                r["target"] == ls_exe]
+        self.assertEqual(len(imgs), 2, dump(rows))
+        for r in imgs:
+            self.assertEqual(r["detail"]["program"], ls_exe)
+            self.assertEqual(r["detail"]["cwd"], d)
+            self.assertIs(r["detail"]["secure"], False)
+            # Paired with the exec record the parent sent, same pid.
+            ex = [x for x in rows if x["event"] == "exec" and x["pid"] == r["pid"]
+                  and x["result"] == "attempt"]
+            self.assertEqual(len(ex), 1, dump(rows))
+            self.assertEqual(ex[0]["argv"], r["argv"])
+        self.assertEqual(sorted(r["argv"][1:] for r in imgs),
+                         [["-1", "/proc/self/fd"], ["/proc/self/fd"]])
+        sh = [r for r in rows if r["event"] == "image_start" and
+              r["argv"] and r["argv"][0] == "/bin/sh"]
+        self.assertEqual(len(sh), 1, dump(rows))
+        self.assert_pseq_complete(rows)
+
+    def env_lines(self, out):
+        return [l for l in out.decode().splitlines()
+                if l.startswith(("LD_PRELOAD=", "AUDITSHIM_"))]
+
+    @unittest.skipIf(RUNTIME, "the sanitizer runtime is preloaded as well")
+    def test_reinjection_duplicates_asan_and_empty_env(self):
+        envexec = prog("envexec")
+        sock = "AUDITSHIM_SOCKET=" + self.w.socket
+        # A decoy: the loader uses the LAST entry, which lacks the shim.
+        cp = self.w.run([envexec, "LD_PRELOAD=" + SHIM, "LD_PRELOAD=libm.so.6",
+                         sock, "--", "/usr/bin/env"], cwd=self.work)
+        self.assertEqual(self.env_lines(cp.stdout),
+                         ["LD_PRELOAD=libm.so.6:" + SHIM, sock])
+        # Another runtime stays first (ASan insists on it).
+        asan = "/usr/lib/x86_64-linux-gnu/libasan.so.8"
+        if os.path.exists(asan):
+            cp = self.w.run([envexec, "LD_PRELOAD=" + asan, sock, "ASAN_OPTIONS=detect_leaks=0",
+                             "--", "/usr/bin/env"], cwd=self.work)
+            self.assertEqual(self.env_lines(cp.stdout),
+                             ["LD_PRELOAD=%s:%s" % (asan, SHIM), sock])
+        # An empty envp, through execvpe's own PATH search.
+        cp = self.w.run([envexec, "-x", "-", "--", "env"], cwd=self.work)
+        self.assertEqual(sorted(cp.stdout.decode().splitlines()),
+                         sorted(["LD_PRELOAD=" + SHIM, sock]))
+        rows = self.w.records()
+        envs = [r for r in rows if r["event"] == "image_start" and
+                r["target"] == os.path.realpath("/usr/bin/env")]
+        self.assertEqual(len(envs), 3 if os.path.exists(asan) else 2, dump(rows))
+
+    def test_system_after_unsetenv_still_shims_the_child(self):
+        (a, da), (b, d) = self.pair([prog("sysdiff")], "sys")
+        self.assertEqual((a.returncode, a.stdout), (b.returncode, b.stdout))
+        self.assertEqual(a.stderr, b"child-preload=\n")
+        self.assertEqual(b.stderr, b"child-preload=set\n")
+        out = b.stdout.decode()
+        for line in ("exit3 exit 3", "null 1", "term signal 15", "int exit 0",
+                     "after: SIGINT handler SIGQUIT ignored USR1 blocked CHLD open got_int=0",
+                     "threads: SIGINT handler", "touch exit 0", "missing exit 127"):
+            self.assertIn(line, out)
+        rows = self.w.records()
+        self.assertFalse([r for r in rows if r["event"] == "blind_spot"], dump(rows))
+        spawns = [r for r in rows if r["event"] == "spawn" and api(r) == "system"]
+        self.assertEqual(len(spawns), 10, dump(rows))
+        # The grandchild (touch, under the shell system() started) is shimmed.
+        touch = self.one(rows, "open", target=os.path.join(d, "sys-marker"))
+        self.assertNotEqual(touch["pid"], spawns[0]["pid"])
+
+    def test_seccomp_refusing_sockets_disables_the_shim(self):
+        exe = prog("seccomp_deny")
+        (a, _), (b, _) = self.pair([exe], "seccomp")
+        self.assert_same(a, b)
+        self.assertIn(b"socket -1 EPERM", b.stdout)
+        self.assertIn(b"child writes 100", b.stdout)
+        rows = self.w.records()
+        # The parent's image_start got out before its filter was installed.
+        self.assertTrue([r for r in rows if r["event"] == "image_start"
+                         and r["argv"] == [exe]], dump(rows))
+        strace = shutil.which("strace")
+        if not strace:
+            self.skipTest("strace not installed: socket attempts not counted")
+        d = os.path.join(self.work, "seccomp-strace")
+        os.mkdir(d)
+        trace = os.path.join(d, "trace")
+        cp = subprocess.run([strace, "-f", "-qq", "-e", "trace=socket", "-o",
+                             trace, exe], env=self.w.env(plain_env()), cwd=d,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=120)
+        self.assertEqual(cp.stdout, a.stdout)
+        with open(trace) as f:
+            calls = [l for l in f if "socket(" in l]
+        # The parent's image_start (before the filter), one by the program
+        # itself, one refused for the shim in the parent (then it stays
+        # off, in the fork child too), one in the re-executed image.  A
+        # shim that keeps retrying makes one every 50 ms for ~0.5 s.
+        self.assertLessEqual(len(calls), 4, "".join(calls))
+
+
+if __name__ == "__main__":
+    main()
