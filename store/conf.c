@@ -17,6 +17,7 @@
 #include <ini.h>
 
 #include "auditshim_config.h"
+#include "rules.h"
 
 /* Longest configuration line accepted (inih's compiled default is 200). */
 #define CONF_MAX_LINE 8192
@@ -27,12 +28,28 @@ struct conf_parse {
 	int rc;			/* first error (0 while none) */
 	char why[256];		/* its reason, without file and line */
 	unsigned seen_writer;	/* bit per [writer] key already set */
+	unsigned seen_alerts;	/* bit per [alerts] key already set */
+	const char *file;	/* file name for rule messages (interned) */
+	unsigned only;		/* built-in pass: RULES_FAM_* to take, else 0 */
+	struct conf_reader *rd;	/* line counter */
+};
+
+/* An ini_reader over a FILE or a string that counts lines: Debian 12's
+ * inih passes no line number to the handler, and rules need theirs. */
+struct conf_reader {
+	FILE *f;		/* source, or NULL for S */
+	const char *s;		/* rest of the string source */
+	unsigned nl;		/* newlines returned so far */
+	bool partial;		/* the last chunk did not end its line */
+	unsigned section_line;	/* line of the last "[section]" header */
 };
 
 /* How one key's value is stored. */
 enum conf_type {
 	CT_STRING,		/* char * member, replaced */
 	CT_UINT,		/* unsigned member within [min, max] */
+	CT_BOOL,		/* bool member: yes/no, true/false, on/off, 1/0 */
+	CT_SEVERITY,		/* unsigned member: low, medium, high, critical */
 };
 
 struct conf_key {
@@ -49,6 +66,21 @@ static const struct conf_key writer_keys[] = {
 	{ "commit_interval_ms", CT_UINT,
 	  offsetof(struct conf, commit_interval_ms), 1, 60000 },
 	{ "commit_max", CT_UINT, offsetof(struct conf, commit_max), 1, 100000 },
+};
+
+static const struct conf_key alerts_keys[] = {
+	{ "syslog", CT_BOOL, offsetof(struct conf, alert_syslog), 0, 0 },
+	{ "syslog_socket", CT_STRING, offsetof(struct conf, alert_syslog_socket),
+	  0, 0 },
+	{ "file", CT_STRING, offsetof(struct conf, alert_file), 0, 0 },
+	{ "command", CT_STRING, offsetof(struct conf, alert_command), 0, 0 },
+	{ "min_severity", CT_SEVERITY,
+	  offsetof(struct conf, alert_min_severity), 0, 0 },
+	{ "rate", CT_UINT, offsetof(struct conf, alert_rate), 1, 100000 },
+	{ "burst", CT_UINT, offsetof(struct conf, alert_burst), 1, 100000 },
+	{ "queue", CT_UINT, offsetof(struct conf, alert_queue), 1, 1000000 },
+	{ "summary_interval", CT_UINT, offsetof(struct conf, alert_summary_s),
+	  1, 86400 },
 };
 
 /* A section handler: 0, or -EINVAL with a reason written to WHY. */
@@ -130,6 +162,33 @@ apply_key(struct conf_parse *p, const struct conf_key *keys, size_t n,
 			}
 			*(unsigned *)(base + k->offset) = (unsigned)v;
 			return 0;
+		case CT_BOOL: {
+			static const char *const yes[] = { "yes", "true", "on", "1" };
+			static const char *const no[] = { "no", "false", "off", "0" };
+			for (size_t j = 0; j < 4; j++) {
+				if (strcmp(value, yes[j]) == 0) {
+					*(bool *)(base + k->offset) = true;
+					return 0;
+				}
+				if (strcmp(value, no[j]) == 0) {
+					*(bool *)(base + k->offset) = false;
+					return 0;
+				}
+			}
+			snprintf(why, whylen, "bad value for '%s': '%s' (want yes or no)",
+				 name, value);
+			return -EINVAL;
+		}
+		case CT_SEVERITY: {
+			int sv = rules_severity_parse(value);
+			if (sv < 0) {
+				snprintf(why, whylen, "bad value for '%s': '%s' (want low, "
+					 "medium, high or critical)", name, value);
+				return -EINVAL;
+			}
+			*(unsigned *)(base + k->offset) = (unsigned)sv;
+			return 0;
+		}
 		}
 	}
 	snprintf(why, whylen, "unknown key '%s' in [%s]", name, section);
@@ -144,11 +203,56 @@ section_writer(struct conf_parse *p, const char *section, const char *name,
 			 &p->seen_writer, section, name, value, why, whylen);
 }
 
-/* Known sections.  Issue 5 adds [classify], [policy:] (prefix), [redact],
- * [alerts] here. */
+static int
+section_alerts(struct conf_parse *p, const char *section, const char *name,
+	       const char *value, char *why, size_t whylen)
+{
+	return apply_key(p, alerts_keys, sizeof alerts_keys / sizeof alerts_keys[0],
+			 &p->seen_alerts, section, name, value, why, whylen);
+}
+
+/* Current line: the handler runs once its line has been read whole. */
+static unsigned
+conf_line(const struct conf_parse *p)
+{
+	return p->rd->nl + (p->rd->partial ? 1 : 0);
+}
+
+/* [classify:NAME], [policy], [policy:NAME], [redact]: rules.c. */
+static int
+section_rules(struct conf_parse *p, const char *section, const char *name,
+	      const char *value, char *why, size_t whylen)
+{
+	if (!p->c->rules) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	return rules_conf_key(p->c->rules, section, name, value, p->file,
+			      p->rd->section_line, conf_line(p), why, whylen);
+}
+
+/* Known sections (docs/policy.md for the rule families). */
 static const struct conf_section conf_sections[] = {
 	{ "writer", false, section_writer },
+	{ "alerts", false, section_alerts },
+	{ "classify:", true, section_rules },
+	{ "policy", false, section_rules },
+	{ "policy:", true, section_rules },
+	{ "redact", false, section_rules },
 };
+
+/* The RULES_FAM_* bit of SECTION, or 0 for settings sections. */
+static unsigned
+section_family(const char *section)
+{
+	if (strncmp(section, "classify:", 9) == 0)
+		return RULES_FAM_CLASSIFY;
+	if (strncmp(section, "policy:", 7) == 0)
+		return RULES_FAM_POLICY;
+	if (strcmp(section, "redact") == 0)
+		return RULES_FAM_REDACT;
+	return 0;
+}
 
 static const struct conf_section *
 find_section(const char *name)
@@ -176,6 +280,9 @@ conf_handler(void *user, const char *section, const char *name,
 
 	if (p->rc)
 		return 0;
+	/* Built-in pass: only the families the file left out. */
+	if (p->only && !(section_family(section) & p->only))
+		return 1;
 	const struct conf_section *s = find_section(section);
 	if (!s) {
 		if (*section == '\0')
@@ -195,13 +302,67 @@ conf_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+static char *
+conf_read(char *str, int num, void *stream)
+{
+	struct conf_reader *r = stream;
+	char *p = str;
+
+	if (r->f) {
+		p = fgets(str, num, r->f);
+	} else {
+		size_t k = 0;
+		if (!*r->s)
+			return NULL;
+		while (k + 1 < (size_t)num && r->s[k]) {
+			str[k] = r->s[k];
+			if (r->s[k++] == '\n')
+				break;
+		}
+		str[k] = '\0';
+		r->s += k;
+	}
+	if (p) {
+		size_t len = strlen(p);
+		if (!r->partial && p[strspn(p, " \t")] == '[')
+			r->section_line = r->nl + 1;
+		r->partial = !(len && p[len - 1] == '\n');
+		if (!r->partial)
+			r->nl++;
+	}
+	return p;
+}
+
+/* Parses from RD into C; returns inih's result (0, line, or < 0). */
+static int
+conf_parse(struct conf_parse *p, struct conf_reader *rd)
+{
+	p->rd = rd;
+	/* Long lines whole (never split into two keys); no continuation
+	 * lines; stop at the first problem. */
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = CONF_MAX_LINE;
+	ini_allow_multiline = false;
+	ini_stop_on_first_error = true;
+	return ini_parse_stream(conf_read, rd, conf_handler, p);
+}
+
 int
 conf_defaults(struct conf *c)
 {
 	memset(c, 0, sizeof *c);
 	c->commit_interval_ms = 10;
 	c->commit_max = 1000;
-	if (conf_set(&c->socket, AUDITSHIM_DEFAULT_SOCKET) < 0 ||
+	c->alert_syslog = true;
+	c->alert_min_severity = RS_LOW;
+	c->alert_rate = 10;
+	c->alert_burst = 50;
+	c->alert_queue = 1024;
+	c->alert_summary_s = 60;
+	c->rules = rules_new();
+	if (!c->rules || conf_set(&c->socket, AUDITSHIM_DEFAULT_SOCKET) < 0 ||
+	    conf_set(&c->alert_syslog_socket, "/dev/log") < 0 ||
 	    conf_set(&c->database, AUDITSHIM_DEFAULT_DB) < 0 ||
 	    conf_set(&c->key, AUDITSHIM_DEFAULT_KEY) < 0) {
 		conf_free(c);
@@ -214,6 +375,7 @@ int
 conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	struct conf_parse p = { .c = c };
+	struct conf_reader rd = { 0 };
 	int rc = 0;
 
 	if (errlen)
@@ -224,14 +386,14 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
-	/* Long lines whole (never split into two keys); no continuation
-	 * lines; stop at the first problem. */
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = CONF_MAX_LINE;
-	ini_allow_multiline = false;
-	ini_stop_on_first_error = true;
-	int line = ini_parse_file(f, conf_handler, &p);
+	p.file = c->rules ? rules_file(c->rules, path) : NULL;
+	if (c->rules && !p.file) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out_close;
+	}
+	rd.f = f;
+	int line = conf_parse(&p, &rd);
 	if (line < 0) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "%s: out of memory", path);
@@ -263,6 +425,37 @@ out_close:
 	return rc;
 }
 
+int
+conf_finish(struct conf *c, char *err, size_t errlen)
+{
+	struct conf_parse p = { .c = c };
+	struct conf_reader rd = { .s = conf_default_ini };
+
+	if (errlen)
+		err[0] = '\0';
+	if (!c->rules) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p.only = (RULES_FAM_CLASSIFY | RULES_FAM_POLICY | RULES_FAM_REDACT) &
+		 ~rules_families(c->rules);
+	if (p.only) {
+		p.file = rules_file(c->rules, CONF_DEFAULT_NAME);
+		if (!p.file) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		int line = conf_parse(&p, &rd);
+		if (line != 0) {
+			/* The shipped file is tested; this is a build problem. */
+			snprintf(err, errlen, "%s:%d: %s", CONF_DEFAULT_NAME, line,
+				 p.rc ? p.why : "syntax error");
+			return p.rc ? p.rc : -EINVAL;
+		}
+	}
+	return rules_compile(c->rules, err, errlen);
+}
+
 void
 conf_free(struct conf *c)
 {
@@ -270,5 +463,11 @@ conf_free(struct conf *c)
 	free(c->database);
 	free(c->key);
 	free(c->source);
+	free(c->alert_syslog_socket);
+	free(c->alert_file);
+	free(c->alert_command);
+	rules_free(c->rules);
 	c->socket = c->database = c->key = c->source = NULL;
+	c->alert_syslog_socket = c->alert_file = c->alert_command = NULL;
+	c->rules = NULL;
 }

@@ -61,6 +61,7 @@ rec_free(struct rec *r)
 		return;
 	for (unsigned i = 0; i < r->nown; i++)
 		free(r->own[i]);
+	free(r->alert);
 	free(r);
 }
 
@@ -151,6 +152,11 @@ group_commit(struct writer *w)
 	w->committed += w->npend;
 	while ((r = w->pend_head)) {
 		w->pend_head = r->next;
+		/* Alerts only for violations that are in the store. */
+		if (r->alert) {
+			alerts_push(w->alerts, r->alert, r->alert_severity);
+			r->alert = NULL;
+		}
 		rec_free(r);
 	}
 	w->pend_tail = NULL;

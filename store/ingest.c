@@ -60,7 +60,33 @@ fmt_time_ns(uint64_t ns, char buf[32])
 struct jobj {
 	struct jbuf b;		/* text so far */
 	bool any;		/* a member was added */
+	struct writer *w;	/* redact string values with its rules, or NULL */
+	unsigned redacted;	/* secrets replaced in it */
 };
+
+/*
+ * S (N bytes) with the [redact] patterns applied: S itself, or the
+ * redacted text in w->red (valid until the next call).  Adds the number
+ * of secrets replaced to *COUNT.  A failure hides the whole value.
+ */
+static const char *
+redact(struct writer *w, const char *s, size_t *n, unsigned *count)
+{
+	int k = rules_redact(w->conf.rules, w->chain, s, *n, &w->red);
+
+	if (k == 0)
+		return s;
+	if (k < 0) {
+		static const char failed[] = "[REDACTED:failed]";
+		*n = sizeof failed - 1;
+		(*count)++;
+		return failed;
+	}
+	*count += (unsigned)k;
+	w->redactions += (unsigned)k;
+	*n = w->red.len;
+	return w->red.p;
+}
 
 static void
 jkey(struct jobj *o, const char *key)
@@ -75,6 +101,8 @@ static void
 jkey_str(struct jobj *o, const char *key, const char *s, size_t n)
 {
 	jkey(o, key);
+	if (o->w)
+		s = redact(o->w, s, &n, &o->redacted);
 	jbuf_str(&o->b, s, n);
 }
 
@@ -180,6 +208,7 @@ flag_table(unsigned ev, bool *open_mode)
 	*open_mode = false;
 	switch (ev) {
 	case WE_OPEN:
+	case WE_SPAWN_ACTION:	/* posix_spawn_file_actions_addopen */
 		*open_mode = true;
 		return open_flags;
 	case WE_RENAME:
@@ -193,32 +222,6 @@ flag_table(unsigned ev, bool *open_mode)
 	default:
 		return NULL;
 	}
-}
-
-/* True if the socket address text names this host or a Unix socket. */
-static bool
-is_local_address(const char *t)
-{
-	static const char *const local[] = {
-		"127.", "[::1]", "[::ffff:127.", "0.0.0.0:", "[::]:", "localhost",
-	};
-
-	if (!t || !*t || *t == '/' || *t == '@')
-		return true;
-	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
-		if (strncmp(t, local[i], strlen(local[i])) == 0)
-			return true;
-	return false;
-}
-
-const char *
-classify_builtin(const char *event, const char *target)
-{
-	if (strcmp(event, "exec") == 0 || strcmp(event, "spawn") == 0)
-		return "tool_call";
-	if (strcmp(event, "connect") == 0 && !is_local_address(target))
-		return "tool_call";
-	return "other";
 }
 
 static const char *
@@ -268,6 +271,145 @@ seal_checked(struct writer *w, struct rec *r, bool oom)
 	return group_seal(w, r);
 }
 
+/* The policies a record breaks. */
+struct hits {
+	const struct rule_info *p[REC_MAX_POLICIES];	/* in file order */
+	size_t n;					/* how many */
+};
+
+/*
+ * Runs the policies over R (before redaction: ARGV is the raw argv joined
+ * by spaces, or NULL) and raises R's severity to the highest that matched.
+ */
+static void
+policy_check(struct writer *w, struct rec *r, const char *argv,
+	     size_t argv_len, struct hits *h)
+{
+	struct rules_input in = {
+		.event = r->r.event, .klass = r->r.klass,
+		.target = r->r.target,
+		.target_len = r->r.target ? strlen(r->r.target) : 0,
+		.argv = argv, .argv_len = argv_len, .exe = r->r.exe,
+	};
+	enum rules_severity top = RS_INFO;
+
+	h->n = rules_policies(w->conf.rules, &in, h->p, REC_MAX_POLICIES);
+	for (size_t i = 0; i < h->n; i++)
+		if (h->p[i]->severity > top)
+			top = h->p[i]->severity;
+	if (top > RS_INFO)
+		r->r.severity = rules_severity_name(top);
+}
+
+/* The alert JSON for violation V of policy P about record R. */
+static char *
+alert_json(const struct writer *w, const struct rec *r, const struct rec *v,
+	   const struct rule_info *p)
+{
+	struct jbuf b = { 0 };
+
+	jbuf_adds(&b, "{\"type\":\"policy_violation\",\"time\":");
+	jbuf_strz(&b, v->r.recv_time);
+	jbuf_adds(&b, ",\"host\":");
+	jbuf_strz(&b, w->host);
+	jbuf_adds(&b, ",\"severity\":");
+	jbuf_strz(&b, rules_severity_name(p->severity));
+	jbuf_adds(&b, ",\"policy\":");
+	jbuf_strz(&b, p->name);
+	jbuf_adds(&b, ",\"message\":");
+	jbuf_strz(&b, p->message);
+	jbuf_printf(&b, ",\"seq\":%" PRId64 ",\"violation_seq\":%" PRId64,
+		    r->r.seq, v->r.seq);
+	jbuf_adds(&b, ",\"event\":");
+	jbuf_strz(&b, r->r.event);
+	jbuf_adds(&b, ",\"class\":");
+	jbuf_strz(&b, r->r.klass);
+	jbuf_adds(&b, ",\"target\":");
+	jbuf_strz(&b, r->r.target);
+	jbuf_adds(&b, ",\"session\":");
+	jbuf_strz(&b, r->r.session);
+	jbuf_adds(&b, ",\"agent\":");
+	jbuf_strz(&b, r->r.agent);
+	if (r->r.has_pid)
+		jbuf_printf(&b, ",\"pid\":%" PRId64, r->r.pid);
+	if (r->r.has_uid)
+		jbuf_printf(&b, ",\"uid\":%" PRId64, r->r.uid);
+	jbuf_adds(&b, ",\"exe\":");
+	jbuf_strz(&b, r->r.exe);
+	jbuf_adds(&b, "}");
+	if (b.oom) {
+		jbuf_free(&b);
+		return NULL;
+	}
+	return b.p;
+}
+
+/*
+ * Seals R, then one policy_violation record per policy in H right after
+ * it in the chain (detail: policy, message, the offending seq), each with
+ * an alert to send once committed.  Takes ownership of R.
+ */
+static int
+seal_with_policy(struct writer *w, struct rec *r, const struct hits *h,
+		 bool oom)
+{
+	int rc = seal_checked(w, r, oom);
+
+	if (rc < 0 || !h->n)
+		return rc;
+	/* R is sealed and waits in the pending group: its fields stay valid
+	 * until group_commit, which ingest never calls. */
+	for (size_t i = 0; i < h->n; i++) {
+		const struct rule_info *p = h->p[i];
+		struct rec *v = rec_new();
+		struct jobj d = { 0 };
+		bool voom = false;
+
+		if (!v)
+			return -ENOMEM;
+		uint64_t now = now_realtime_ns();
+		rec_base(w, v, now, now);
+		v->r.session = dup_str(v, r->r.session);
+		v->r.agent = dup_str(v, r->r.agent);
+		v->r.pid = r->r.pid;
+		v->r.ppid = r->r.ppid;
+		v->r.uid = r->r.uid;
+		v->r.gid = r->r.gid;
+		v->r.has_pid = r->r.has_pid;
+		v->r.has_ppid = r->r.has_ppid;
+		v->r.has_uid = r->r.has_uid;
+		v->r.has_gid = r->r.has_gid;
+		v->r.exe = dup_str(v, r->r.exe);
+		v->r.event = "policy_violation";
+		v->r.klass = "other";
+		v->r.severity = rules_severity_name(p->severity);
+		v->r.target = dup_str(v, r->r.target);
+		jkey_str(&d, "policy", p->name, strlen(p->name));
+		jkey_str(&d, "message", p->message, strlen(p->message));
+		jkey_i64(&d, "seq", r->r.seq);
+		jkey_str(&d, "event", r->r.event, strlen(r->r.event));
+		jkey_str(&d, "class", r->r.klass, strlen(r->r.klass));
+		v->r.detail = jobj_finish(&d, v, &voom);
+		voom |= (r->r.session && !v->r.session) ||
+			(r->r.agent && !v->r.agent) || (r->r.exe && !v->r.exe) ||
+			(r->r.target && !v->r.target);
+		if ((rc = seal_checked(w, v, voom)) < 0)
+			return rc;
+		w->violations++;
+		log_warnx("policy %s (%s): seq %" PRId64 " %s %s: %s", p->name,
+			  rules_severity_name(p->severity), r->r.seq, r->r.event,
+			  r->r.target ? r->r.target : "-", p->message);
+		if (w->alerts && (unsigned)p->severity >= w->conf.alert_min_severity) {
+			v->alert = alert_json(w, r, v, p);
+			v->alert_severity = (int)p->severity;
+			if (!v->alert)
+				log_crit("out of memory: alert for seq %" PRId64
+					 " not sent", v->r.seq);
+		}
+	}
+	return 0;
+}
+
 int
 ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid, uint64_t image,
 	   const char *session, const char *agent, uint64_t first,
@@ -300,7 +442,9 @@ ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid, uint64_t image,
 	r->r.detail = jobj_finish(&d, r, &oom);
 	log_warnx("gap: pid %d image %s lost pseq %" PRIu64 "..%" PRIu64 " (%s)",
 		  (int)pid, img, first, first + count - 1, reason);
-	return seal_checked(w, r, oom);
+	struct hits h;
+	policy_check(w, r, NULL, 0, &h);
+	return seal_with_policy(w, r, &h, oom);
 }
 
 int
@@ -321,7 +465,9 @@ ingest_lifecycle(struct writer *w, const char *event, const char *detail)
 	r->r.event = event;
 	r->r.klass = "other";
 	r->r.detail = dup_str(r, detail);
-	return seal_checked(w, r, detail && !r->r.detail);
+	struct hits h;
+	policy_check(w, r, NULL, 0, &h);
+	return seal_with_policy(w, r, &h, detail && !r->r.detail);
 }
 
 static const char *
@@ -336,7 +482,7 @@ ingest_approval(struct writer *w, const struct wire_msg *m, pid_t pid,
 		uid_t uid, gid_t gid)
 {
 	struct rec *r = rec_new();
-	struct jobj d = { 0 };
+	struct jobj d = { .w = w };
 	bool oom = false;
 	int64_t ppid;
 	unsigned long long start;
@@ -365,7 +511,9 @@ ingest_approval(struct writer *w, const struct wire_msg *m, pid_t pid,
 	if (wire_has(m, WT_TEXT))
 		jkey_str(&d, "reason", m->s[WT_TEXT].p, m->s[WT_TEXT].len);
 	r->r.detail = jobj_finish(&d, r, &oom);
-	return seal_checked(w, r, oom || !r->r.target);
+	struct hits h;
+	policy_check(w, r, NULL, 0, &h);
+	return seal_with_policy(w, r, &h, oom || !r->r.target);
 }
 
 /* Detail members of an observed operation. */
@@ -381,7 +529,11 @@ record_detail(struct jobj *d, const struct wire_msg *m, unsigned ev,
 
 	if (wire_has(m, WT_API))
 		jkey_str(d, "api", m->s[WT_API].p, m->s[WT_API].len);
-	if (wire_has(m, WT_FLAGS)) {
+	if (wire_has(m, WT_FLAGS) && ev == WE_IMAGE_START) {
+		/* Bit 0: the image runs in secure-execution mode (AT_SECURE). */
+		jkey(d, "secure");
+		jbuf_adds(&d->b, (m->u[WT_FLAGS] & 1) ? "true" : "false");
+	} else if (wire_has(m, WT_FLAGS)) {
 		bool open_mode;
 		const struct flagname *t = flag_table(ev, &open_mode);
 		jkey(d, "flags");
@@ -448,7 +600,7 @@ record_detail(struct jobj *d, const struct wire_msg *m, unsigned ev,
 	bool ok = !wire_has(m, WT_OUTCOME) || m->u[WT_OUTCOME] == WO_OK;
 	if (wire_has(m, WT_RESULT) && ok) {
 		int64_t res = (int64_t)m->u[WT_RESULT];
-		if (ev == WE_OPEN)
+		if (ev == WE_OPEN || ev == WE_SPAWN_ACTION)
 			jkey_i64(d, "fd", res);
 		else if (ev == WE_SPAWN)
 			jkey_i64(d, wire_has(m, WT_API) && m->s[WT_API].len == 6 &&
@@ -498,7 +650,7 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 		return track;
 
 	struct rec *r = rec_new();
-	struct jobj d = { 0 };
+	struct jobj d = { .w = w };
 	if (!r)
 		return -ENOMEM;
 	rec_base(w, r, m->u[WT_TIME], recv);
@@ -520,14 +672,41 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 	r->r.target = str_field(r, m, WT_TARGET);
 	if (!r->r.target && (ev == WE_EXEC || ev == WE_SPAWN))
 		r->r.target = str_field(r, m, WT_EXE);
-	r->r.klass = classify_builtin(r->r.event, r->r.target);
+	/* Classify and judge what the agent did, then redact what is kept. */
+	struct jbuf *j = &w->argv_join;
+	jbuf_reset(j);
+	for (unsigned i = 0; i < m->nargs; i++) {
+		if (i)
+			jbuf_add(j, " ", 1);
+		jbuf_add(j, m->args[i].p, m->args[i].len);
+	}
+	struct rules_input in = {
+		.event = r->r.event, .target = r->r.target,
+		.target_len = r->r.target ? strlen(r->r.target) : 0,
+		.argv = m->nargs && !j->oom ? jbuf_text(j) : NULL,
+		.argv_len = j->len, .exe = r->r.exe,
+	};
+	const struct rule_info *rule;
+	r->r.klass = rules_classify(w->conf.rules, &in, &rule);
+	struct hits h;
+	policy_check(w, r, in.argv, in.argv_len, &h);
+	if (r->r.target) {
+		size_t n = in.target_len;
+		const char *t = redact(w, r->r.target, &n, &d.redacted);
+		if (t != r->r.target) {
+			r->r.target = rec_take(r, strndup(t, n));
+			oom |= !r->r.target;
+		}
+	}
 	if (m->nargs) {
 		struct jbuf a = { 0 };
 		jbuf_add(&a, "[", 1);
 		for (unsigned i = 0; i < m->nargs; i++) {
+			size_t n = m->args[i].len;
+			const char *s = redact(w, m->args[i].p, &n, &d.redacted);
 			if (i)
 				jbuf_add(&a, ",", 1);
-			jbuf_str(&a, m->args[i].p, m->args[i].len);
+			jbuf_str(&a, s, n);
 		}
 		jbuf_add(&a, "]", 1);
 		oom |= a.oom;
@@ -552,6 +731,8 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 			  m->u[WT_LOST_COUNT], m->u[WT_LOST_FIRST]);
 	}
 	record_detail(&d, m, ev, &v, track);
+	if (d.redacted)
+		jkey_u64(&d, "redacted", d.redacted);
 	r->r.detail = jobj_finish(&d, r, &oom);
 	switch (wire_has(m, WT_OUTCOME) ? m->u[WT_OUTCOME] : WO_OK) {
 	case WO_ERROR: {
@@ -573,7 +754,7 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 	r->r.has_pseq = true;
 	r->r.image = dup_image(r, image);
 	oom |= (wire_has(m, WT_TARGET) && !r->r.target) || !r->r.image;
-	return seal_checked(w, r, oom);
+	return seal_with_policy(w, r, &h, oom);
 }
 
 int

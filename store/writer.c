@@ -77,7 +77,9 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: auditshimd [-fhV] [-c file] [--socket path] [--db path]"
-		" [--key path]\n");
+		" [--key path]\n"
+		"                  [--alert-file path]\n"
+		"       auditshimd --check-config [-c file]\n");
 	exit(2);
 }
 
@@ -593,8 +595,13 @@ shutdown_writer(struct writer *w, struct loop *l)
 	jbuf_printf(&d, "{\"signal\":");
 	jbuf_strz(&d, sigabbrev_np(l->stop_signal) ? sigabbrev_np(l->stop_signal)
 						    : "?");
-	jbuf_printf(&d, ",\"records\":%" PRIu64 ",\"rejected_clients\":%" PRIu64 "}",
-		    w->accepted, w->rejected);
+	uint64_t sent, suppressed;
+	alerts_counts(w->alerts, &sent, &suppressed);
+	jbuf_printf(&d, ",\"records\":%" PRIu64 ",\"rejected_clients\":%" PRIu64
+		    ",\"policy_violations\":%" PRIu64 ",\"redactions\":%" PRIu64
+		    ",\"alerts_sent\":%" PRIu64 ",\"alerts_suppressed\":%" PRIu64 "}",
+		    w->accepted, w->rejected, w->violations, w->redactions, sent,
+		    suppressed);
 	if (ingest_lifecycle(w, "writer_stop", jbuf_text(&d)) < 0)
 		log_crit("cannot seal the writer_stop record");
 	jbuf_free(&d);
@@ -681,6 +688,8 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "db", required_argument, NULL, 'D' },
 		{ "key", required_argument, NULL, 'K' },
+		{ "alert-file", required_argument, NULL, 'A' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -689,7 +698,7 @@ main(int argc, char **argv)
 	static struct writer w;
 	struct loop l = { .listener = -1, .sigfd = -1 };
 	const char *cfile = NULL, *o_socket = NULL, *o_db = NULL, *o_key = NULL;
-	bool foreground = false;
+	bool foreground = false, check = false;
 	char err[512];
 	int ch;
 
@@ -700,6 +709,8 @@ main(int argc, char **argv)
 		case 'S': o_socket = optarg; break;
 		case 'D': o_db = optarg; break;
 		case 'K': o_key = optarg; break;
+		case 'A': w.alert_file = optarg; break;
+		case 'C': check = true; break;
 		case 'v': log_verbose = true; break;
 		case 'V':
 			printf("auditshimd (auditshim) %s\n", AUDITSHIM_VERSION);
@@ -719,7 +730,20 @@ main(int argc, char **argv)
 		cfile = AUDITSHIM_DEFAULT_CONFIG;
 	if (cfile && conf_load(&w.conf, cfile, err, sizeof err) < 0)
 		fatalx("%s", err);
+	/* Rule families the file leaves out come from the built-in copy of
+	 * the shipped file; every pattern is compiled (JIT) here, once. */
+	if (conf_finish(&w.conf, err, sizeof err) < 0)
+		fatalx("%s", err);
 	w.config_path = cfile;
+	if (check) {
+		printf("%s: ok: %zu classification rules, %zu policies, %zu "
+		       "redaction patterns\n", cfile ? cfile : CONF_DEFAULT_NAME,
+		       rules_count_classify(w.conf.rules),
+		       rules_count_policy(w.conf.rules),
+		       rules_count_redact(w.conf.rules));
+		conf_free(&w.conf);
+		return 0;
+	}
 	if ((o_socket && conf_set(&w.conf.socket, o_socket) < 0) ||
 	    (o_db && conf_set(&w.conf.database, o_db) < 0) ||
 	    (o_key && conf_set(&w.conf.key, o_key) < 0))
@@ -766,6 +790,10 @@ main(int argc, char **argv)
 	if (procs_load(&w) < 0)
 		fatalx("%s: cannot load proc_state: %s", w.conf.database,
 		       sqlite3_errmsg(w.db));
+
+	w.alerts = alerts_start(&w.conf, w.alert_file, w.host, err, sizeof err);
+	if (!w.alerts)
+		fatalx("%s", err);
 
 	l.listener = open_listener(w.conf.socket, &l);
 	l.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -822,8 +850,14 @@ main(int argc, char **argv)
 
 	run(&w, &l);
 	int rc = shutdown_writer(&w, &l);
-	log_info("stopped: %" PRIu64 " records committed this run",
-		 w.committed);
+	uint64_t sent, suppressed;
+	alerts_stop(w.alerts, &sent, &suppressed);
+	w.alerts = NULL;
+	log_info("stopped: %" PRIu64 " records committed this run, %" PRIu64
+		 " policy violations, %" PRIu64 " alerts sent, %" PRIu64
+		 " suppressed", w.committed, w.violations, sent, suppressed);
+	jbuf_free(&w.argv_join);
+	jbuf_free(&w.red);
 	group_fini(&w);
 	procs_free(w.procs);
 	db_close(w.db);

@@ -17,6 +17,8 @@
 
 #include "chain.h"
 #include "conf.h"
+#include "json.h"
+#include "rules.h"
 #include "wire.h"
 
 /* Most concurrent clients; more are accepted and closed at once. */
@@ -30,8 +32,11 @@
 #define TRACK_WINDOW 64
 /* A pseq missing this long becomes a gap record. */
 #define TRACK_HOLE_MS 2000
-/* Most strings one record owns. */
-#define REC_MAX_OWN 12
+/* Most strings one record owns (redaction may replace target, argv and
+ * detail with copies). */
+#define REC_MAX_OWN 16
+/* Most policies one record can break (more are not reported). */
+#define REC_MAX_POLICIES 8
 
 /* One record on its way to the database. */
 struct rec {
@@ -41,10 +46,14 @@ struct rec {
 	unsigned char prev[CHAIN_HASH_LEN];	/* hash of seq - 1 */
 	unsigned char hash[CHAIN_HASH_LEN];	/* this record's hash */
 	unsigned char mac[CHAIN_HASH_LEN];	/* its mac */
+	char *alert;				/* policy_violation: alert JSON
+						 * to send once committed, owned */
+	int alert_severity;			/* its enum rules_severity */
 	struct rec *next;			/* next in the pending group */
 };
 
 struct procs;
+struct alerts;
 
 /* The daemon's state. */
 struct writer {
@@ -78,6 +87,14 @@ struct writer {
 	struct procs *procs;		/* process / session / pseq tables */
 	uint64_t accepted;		/* messages turned into records */
 	uint64_t rejected;		/* clients closed for bad input */
+
+	/* Classification, policy, redaction (rules.h), alerts (alerts.c). */
+	struct jbuf argv_join;		/* scratch: argv joined by spaces */
+	struct jbuf red;		/* scratch: redacted text */
+	struct alerts *alerts;		/* delivery thread, or NULL */
+	const char *alert_file;		/* --alert-file, overrides [alerts] file */
+	uint64_t violations;		/* policy_violation records this run */
+	uint64_t redactions;		/* secrets replaced this run */
 };
 
 /* ---- group.c ---- */
@@ -171,8 +188,27 @@ int ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid,
 /* Seals a writer lifecycle record (writer_start, writer_stop, gap) with
  * DETAIL (JSON object text). */
 int ingest_lifecycle(struct writer *w, const char *event, const char *detail);
-/* The built-in classification (issue 5 replaces it with rules). */
-const char *classify_builtin(const char *event, const char *target);
+
+/* ---- alerts.c ---- */
+
+/*
+ * Opens the sinks of C's [alerts] (FILE_OVERRIDE, if not NULL, replaces
+ * its file) and starts the delivery thread.  Returns the handle, or NULL
+ * with a reason in ERR (the file cannot be opened, no memory, no thread).
+ */
+struct alerts *alerts_start(const struct conf *c, const char *file_override,
+			    const char *host, char *err, size_t errlen);
+/*
+ * Queues alert JSON (one object, no newline; ownership taken) of
+ * SEVERITY.  Never blocks: over the rate limit, or with the queue full,
+ * the alert is dropped and counted.  A NULL handle frees JSON.
+ */
+void alerts_push(struct alerts *a, char *json, int severity);
+/* Alerts delivered and suppressed so far (0 for a NULL handle). */
+void alerts_counts(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
+/* Delivers what is queued (for at most a few seconds), reports what was
+ * suppressed, stops the thread and frees A.  Totals into SENT/SUPPRESSED. */
+void alerts_stop(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
 
 /* Wall-clock time as RFC 3339 UTC with microseconds, into BUF (32). */
 void fmt_time_ns(uint64_t ns, char buf[32]);

@@ -198,6 +198,11 @@ class WriterTest(unittest.TestCase):
 
     verify_after = True
 
+    def writer_args(self):
+        """Extra auditshimd arguments for this test (e.g. -c FILE); the
+        test's self.tmp and self.work already exist when this is called."""
+        return ()
+
     def setUp(self):
         for path in (SHIM, WRITER, AUDITCTL):
             if not os.path.exists(path):
@@ -207,7 +212,7 @@ class WriterTest(unittest.TestCase):
         self.work = os.path.join(self.tmp, "work")
         os.mkdir(self.work)
         os.chmod(self.work, 0o777)
-        self.w = Writer(self.tmp)
+        self.w = Writer(self.tmp, self.writer_args())
         self.w.start()
 
     def tearDown(self):
