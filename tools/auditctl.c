@@ -28,7 +28,19 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "verify", cmd_verify, "[-q]", true },
-	{ "export", cmd_export, "[-f ndjson|csv]", false },
+	{ "classify", cmd_classify, "--event name [--target path] [--argv arg]... "
+	  "[--exe path] [-c file]", false },
+	{ "export", cmd_export, "[-f ndjson|csv|ocsf] [--since time] "
+	  "[--until time]", false },
+	{ "query", cmd_query, "[filters] [--limit n] [-f table|ndjson|csv|ocsf]",
+	  false },
+	{ "report", cmd_report, "--since time [--until time] "
+	  "[-f text|markdown|json|csv]", true },
+	{ "tail", cmd_tail, "[-f] [-n lines] [--interval ms] [filters]", false },
+	{ "approve", cmd_approve, "task [--reason text] [--socket path]", false },
+	{ "deny", cmd_approve, "task [--reason text] [--socket path]", false },
+	{ "request-approval", cmd_approve, "task [--reason text] "
+	  "[--socket path]", false },
 };
 
 /* Mirrors SYNOPSIS in docs/man/auditctl.1. */
@@ -171,6 +183,8 @@ main(int argc, char **argv)
 	struct ctl ctl = {
 		.db_path = opt_db ? opt_db : cf.database,
 		.key_path = opt_key ? opt_key : cf.key,
+		.socket_path = cf.socket,
+		.conf = &cf,
 	};
 	ret = v->fn(&ctl, argc - optind, argv + optind);
 out:

@@ -1,424 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_export.c - `auditctl export`: streams every record in seq order as
- * NDJSON (one object per line) or CSV (RFC 4180), with the field names of
- * docs/auditctl.md.  Memory stays flat: one row buffer, reused.  Export does
- * not verify; `auditctl verify` does.
+ * cmd_export.c - `auditctl export`: streams every record in seq order (or
+ * those of a --since/--until window) as NDJSON, CSV or OCSF, with the
+ * field names of docs/auditctl.md.  Memory stays flat: one row buffer,
+ * reused (ctl_out.c).  Export does not verify; `auditctl verify` does.
  */
 #include "cmd.h"
 
 #include <err.h>
-#include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "json.h"
-#include "records.h"
-
-/* How a column is written. */
-enum out_kind {
-	O_INT,		/* number, or null */
-	O_TEXT,		/* string, or null */
-	O_ARRAY,	/* stored JSON array text, or null */
-	O_OBJECT,	/* stored JSON object text, or null */
-	O_HEX,		/* blob as lower-case hex string */
-};
-
-/* The exported fields: the columns of RECORDS_SELECT, in that order. */
-static const struct {
-	const char *name;	/* field name: the export contract */
-	const char *key;	/* "name": prefix for NDJSON */
-	enum out_kind kind;	/* how it is written */
-} fields[] = {
-#define F(n, k) { n, "\"" n "\":", k }
-	F("seq", O_INT), F("time", O_TEXT), F("recv_time", O_TEXT),
-	F("host", O_TEXT), F("session", O_TEXT), F("agent", O_TEXT),
-	F("pid", O_INT), F("ppid", O_INT), F("uid", O_INT), F("gid", O_INT),
-	F("exe", O_TEXT), F("event", O_TEXT), F("class", O_TEXT),
-	F("target", O_TEXT), F("argv", O_ARRAY), F("detail", O_OBJECT),
-	F("result", O_TEXT), F("errno", O_TEXT), F("severity", O_TEXT),
-	F("pseq", O_INT), F("image", O_TEXT), F("key_epoch", O_INT),
-	F("prev_hash", O_HEX), F("hash", O_HEX), F("mac", O_HEX),
-#undef F
-};
-#define NFIELDS ((int)(sizeof fields / sizeof fields[0]))
-
-/*
- * Length of the well-formed UTF-8 sequence at S (N bytes left), or 0 if
- * the byte at S does not start one (overlongs, surrogates and code points
- * above U+10FFFF are not well-formed).
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/*
- * A strict JSON syntax check (RFC 8259, well-formed UTF-8, bounded depth)
- * of stored argv/detail text, so that a damaged or tampered value cannot
- * break the surrounding NDJSON line.  P advances over what was accepted.
- */
-struct jscan {
-	const unsigned char *p;		/* next byte */
-	const unsigned char *end;	/* one past the last byte */
-	int depth;			/* nesting level */
-};
-
-static void
-js_ws(struct jscan *j)
-{
-	while (j->p < j->end &&
-	       (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
-static bool
-js_hex4(struct jscan *j)
-{
-	for (int i = 0; i < 4; i++, j->p++) {
-		unsigned c = j->p < j->end ? *j->p : 0;
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		      (c >= 'A' && c <= 'F')))
-			return false;
-	}
-	return true;
-}
-
-static bool
-js_string(struct jscan *j)
-{
-	j->p++;		/* opening quote */
-	while (j->p < j->end) {
-		unsigned c = *j->p;
-		if (c == '"') {
-			j->p++;
-			return true;
-		}
-		if (c < 0x20)
-			return false;
-		if (c == '\\') {
-			j->p++;
-			if (j->p >= j->end)
-				return false;
-			c = *j->p;
-			if (c == 'u') {
-				j->p++;
-				if (!js_hex4(j))
-					return false;
-				continue;
-			}
-			if (!strchr("\"\\/bfnrt", (int)c) || c == '\0')
-				return false;
-			j->p++;
-			continue;
-		}
-		size_t k = utf8_len(j->p, (size_t)(j->end - j->p));
-		if (k == 0)
-			return false;
-		j->p += k;
-	}
-	return false;
-}
-
-static bool
-js_digits(struct jscan *j)
-{
-	const unsigned char *s = j->p;
-	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-		j->p++;
-	return j->p > s;
-}
-
-static bool
-js_number(struct jscan *j)
-{
-	if (*j->p == '-')
-		j->p++;
-	if (j->p < j->end && *j->p == '0')
-		j->p++;
-	else if (!js_digits(j))
-		return false;
-	if (j->p < j->end && *j->p == '.') {
-		j->p++;
-		if (!js_digits(j))
-			return false;
-	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
-		if (!js_digits(j))
-			return false;
-	}
-	return true;
-}
-
-static bool
-js_lit(struct jscan *j, const char *w)
-{
-	size_t n = strlen(w);
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0)
-		return false;
-	j->p += n;
-	return true;
-}
-
-static bool js_value(struct jscan *j);
-
-/* An array or object; OPEN is '[' or '{'. */
-static bool
-js_container(struct jscan *j, unsigned char open)
-{
-	unsigned char close = open == '[' ? ']' : '}';
-
-	if (++j->depth > 64)
-		return false;
-	j->p++;
-	js_ws(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		j->depth--;
-		return true;
-	}
-	for (;;) {
-		if (open == '{') {
-			if (j->p >= j->end || *j->p != '"' || !js_string(j))
-				return false;
-			js_ws(j);
-			if (j->p >= j->end || *j->p != ':')
-				return false;
-			j->p++;
-		}
-		if (!js_value(j))
-			return false;
-		js_ws(j);
-		if (j->p >= j->end)
-			return false;
-		if (*j->p == close) {
-			j->p++;
-			j->depth--;
-			return true;
-		}
-		if (*j->p != ',')
-			return false;
-		j->p++;
-		js_ws(j);
-	}
-}
-
-static bool
-js_value(struct jscan *j)
-{
-	js_ws(j);
-	if (j->p >= j->end)
-		return false;
-	switch (*j->p) {
-	case '[':
-	case '{':
-		return js_container(j, *j->p);
-	case '"':
-		return js_string(j);
-	case 't':
-		return js_lit(j, "true");
-	case 'f':
-		return js_lit(j, "false");
-	case 'n':
-		return js_lit(j, "null");
-	default:
-		if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
-			return js_number(j);
-		return false;
-	}
-}
-
-/* True if S (N bytes) is one JSON value starting with OPEN ('[' or '{'). */
-static bool
-json_is(const unsigned char *s, size_t n, unsigned char open)
-{
-	struct jscan j = { s, s + n, 0 };
-
-	js_ws(&j);
-	if (j.p >= j.end || *j.p != open || !js_value(&j))
-		return false;
-	js_ws(&j);
-	return j.p == j.end;
-}
-
-/* Appends a decimal integer. */
-static void
-add_int(struct jbuf *b, int64_t v)
-{
-	char tmp[24];
-	int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-	jbuf_add(b, tmp, (size_t)n);
-}
-
-/* Appends the lower-case hex of N bytes at P. */
-static void
-add_hex(struct jbuf *b, const unsigned char *p, size_t n)
-{
-	static const char hx[] = "0123456789abcdef";
-	char tmp[128];
-
-	while (n > 0) {
-		size_t k = n > sizeof tmp / 2 ? sizeof tmp / 2 : n;
-		for (size_t i = 0; i < k; i++) {
-			tmp[2 * i] = hx[p[i] >> 4];
-			tmp[2 * i + 1] = hx[p[i] & 15];
-		}
-		jbuf_add(b, tmp, 2 * k);
-		p += k;
-		n -= k;
-	}
-}
-
-/* Appends column I of the current row as a JSON value. */
-static void
-json_field(struct jbuf *b, sqlite3_stmt *st, int i, int64_t seq)
-{
-	int t = sqlite3_column_type(st, i);
-
-	if (t == SQLITE_NULL) {
-		jbuf_add(b, "null", 4);
-		return;
-	}
-	switch (fields[i].kind) {
-	case O_INT:
-		if (t == SQLITE_INTEGER) {
-			add_int(b, sqlite3_column_int64(st, i));
-			return;
-		}
-		break;
-	case O_HEX:
-		if (t == SQLITE_BLOB) {
-			const unsigned char *p = sqlite3_column_blob(st, i);
-			size_t n = (size_t)sqlite3_column_bytes(st, i);
-			jbuf_add(b, "\"", 1);
-			add_hex(b, p, n);
-			jbuf_add(b, "\"", 1);
-			return;
-		}
-		break;
-	case O_ARRAY:
-	case O_OBJECT:
-		if (t == SQLITE_TEXT) {
-			const unsigned char *s = sqlite3_column_text(st, i);
-			size_t n = (size_t)sqlite3_column_bytes(st, i);
-			if (json_is(s, n, fields[i].kind == O_ARRAY ? '[' : '{')) {
-				jbuf_add(b, (const char *)s, n);
-				return;
-			}
-		}
-		warnx("entry %" PRId64 ": %s is not a JSON %s; exported as a "
-		      "string", seq, fields[i].name,
-		      fields[i].kind == O_ARRAY ? "array" : "object");
-		break;
-	case O_TEXT:
-		break;
-	}
-	/* Text, or a value stored with an unexpected type: as a string. */
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	jbuf_str(b, s ? s : "", (size_t)sqlite3_column_bytes(st, i));
-}
-
-/* Appends S (N bytes) as one CSV field, quoted when needed (RFC 4180). */
-static void
-csv_text(struct jbuf *b, const unsigned char *s, size_t n)
-{
-	bool quote = n == 0;	/* "" is the empty string; nothing is NULL */
-	bool clean = true;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
-			quote = true;
-		if (s[i] >= 0x80 || s[i] == '\0')
-			clean = false;
-	}
-	if (quote)
-		jbuf_add(b, "\"", 1);
-	if (clean && !quote) {
-		jbuf_add(b, (const char *)s, n);
-	} else {
-		/*
-		 * Double quotes; write bytes that are not well-formed UTF-8
-		 * (and NUL) as the text \xNN, as the JSON export does.
-		 */
-		size_t i = 0, run = 0;
-		while (i < n) {
-			size_t k = s[i] == '\0' ? 0 : utf8_len(s + i, n - i);
-			if (k == 1 && s[i] == '"') {
-				jbuf_add(b, (const char *)s + run, i + 1 - run);
-				jbuf_add(b, "\"", 1);
-				i++;
-				run = i;
-			} else if (k == 0) {
-				char tmp[5];
-				jbuf_add(b, (const char *)s + run, i - run);
-				snprintf(tmp, sizeof tmp, "\\x%02x", s[i]);
-				jbuf_add(b, tmp, 4);
-				i++;
-				run = i;
-			} else {
-				i += k;
-			}
-		}
-		jbuf_add(b, (const char *)s + run, n - run);
-	}
-	if (quote)
-		jbuf_add(b, "\"", 1);
-}
-
-/* Appends column I of the current row as a CSV field. */
-static void
-csv_field(struct jbuf *b, sqlite3_stmt *st, int i)
-{
-	int t = sqlite3_column_type(st, i);
-
-	if (t == SQLITE_NULL)
-		return;
-	if (t == SQLITE_INTEGER) {
-		add_int(b, sqlite3_column_int64(st, i));
-		return;
-	}
-	if (t == SQLITE_BLOB && fields[i].kind == O_HEX) {
-		add_hex(b, sqlite3_column_blob(st, i),
-			(size_t)sqlite3_column_bytes(st, i));
-		return;
-	}
-	const unsigned char *s = sqlite3_column_text(st, i);
-	csv_text(b, s ? s : (const unsigned char *)"",
-		 (size_t)sqlite3_column_bytes(st, i));
-}
 
 static void
 export_usage(FILE *f)
 {
 	fprintf(f, "usage: auditctl [-c file] [--db path] export "
-		"[-f ndjson|csv]\n");
+		"[-f ndjson|csv|ocsf] [--since time] [--until time]\n");
 }
 
 int
@@ -427,22 +25,20 @@ cmd_export(const struct ctl *ctl, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		CTL_WINDOW_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	bool csv = false;
+	struct ctl_filter flt = { 0 };
+	enum ctl_format fmt = CTL_FMT_NDJSON;
 	int ch, ret = CTL_EXIT_USAGE;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
-			if (strcmp(optarg, "ndjson") == 0) {
-				csv = false;
-			} else if (strcmp(optarg, "csv") == 0) {
-				csv = true;
-			} else {
-				warnx("export: unknown format '%s' (ndjson or csv)",
-				      optarg);
+			if (ctl_format_parse(optarg, false, &fmt) < 0) {
+				warnx("export: unknown format '%s' (ndjson, csv "
+				      "or ocsf)", optarg);
 				export_usage(stderr);
 				return CTL_EXIT_USAGE;
 			}
@@ -450,9 +46,14 @@ cmd_export(const struct ctl *ctl, int argc, char **argv)
 		case 'h':
 			export_usage(stdout);
 			return CTL_EXIT_OK;
-		default:
-			export_usage(stderr);
+		default: {
+			int r = ctl_filter_option(&flt, "export", ch, optarg);
+			if (r > 0)
+				break;
+			if (r == 0)
+				export_usage(stderr);
 			return CTL_EXIT_USAGE;
+		}
 		}
 	}
 	if (optind != argc) {
@@ -460,66 +61,46 @@ cmd_export(const struct ctl *ctl, int argc, char **argv)
 		export_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	if (ctl_filter_check(&flt, "export") < 0)
+		return CTL_EXIT_USAGE;
 
-	struct jbuf b = { 0 };
 	sqlite3_stmt *st = NULL;
+	struct ctl_out *o = NULL;
 	const char *ro_note = NULL;
 	sqlite3 *db = ctl_db_open(ctl->db_path, &ro_note);
 	if (!db)
 		goto out;
 	if (ro_note)
 		warnx("%s: %s", ctl->db_path, ro_note);
-	int rc = sqlite3_prepare_v2(db, RECORDS_SELECT " ORDER BY seq", -1, &st,
-				    NULL);
-	if (rc != SQLITE_OK) {
-		warnx("%s: %s", ctl->db_path, sqlite3_errmsg(db));
+	if (ctl_filter_prepare(db, &flt, ctl_format_columns(fmt), false, &st) < 0)
+		goto out;
+	o = ctl_out_new(fmt);
+	if (!o) {
+		warnx("out of memory");
 		goto out;
 	}
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 
-	if (csv) {
-		for (int i = 0; i < NFIELDS; i++) {
-			jbuf_adds(&b, fields[i].name);
-			jbuf_adds(&b, i + 1 < NFIELDS ? "," : "\r\n");
-		}
-		fwrite(b.p, 1, b.len, stdout);
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(st, 0);
-		jbuf_reset(&b);
-		for (int i = 0; i < NFIELDS; i++) {
-			if (csv) {
-				if (i > 0)
-					jbuf_add(&b, ",", 1);
-				csv_field(&b, st, i);
-			} else {
-				jbuf_add(&b, i == 0 ? "{" : ",", 1);
-				jbuf_adds(&b, fields[i].key);
-				json_field(&b, st, i, seq);
-			}
-		}
-		jbuf_adds(&b, csv ? "\r\n" : "}\n");
-		if (b.oom) {
-			warnx("out of memory (entry %" PRId64 ")", seq);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (ctl_out_row(o, st) < 0)
 			goto out;
-		}
-		if (fwrite(b.p, 1, b.len, stdout) != b.len) {
-			warn("stdout");
-			goto out;
-		}
-	}
 	if (rc != SQLITE_DONE) {
 		warnx("%s: %s", ctl->db_path, sqlite3_errmsg(db));
 		goto out;
 	}
+	/* CSV always has its header row, even with nothing selected. */
+	if (fmt == CTL_FMT_CSV && !ctl_out_rows(o) &&
+	    ctl_out_csv_header() < 0)
+		goto out;
 	ret = CTL_EXIT_OK;
 out:
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		warn("stdout");
 		ret = CTL_EXIT_USAGE;
 	}
-	jbuf_free(&b);
+	ctl_out_free(o);
 	sqlite3_finalize(st);
 	ctl_db_close(db);
 	return ret;

@@ -1,0 +1,369 @@
+# SPDX-License-Identifier: MIT
+"""auditctl for auditors, against a live writer and real programs run
+under the shim: approvals sent through the writer's socket, query filters,
+export windows, OCSF events checked against the class fields they claim,
+tail, and the report's sections in every format (checked with pids, times
+and hashes normalised away)."""
+
+import csv
+import io
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import time
+
+from harness import AUDITCTL, PYTHON, WriterTest, auditctl, main
+from test_tamper import copy_store, tamper
+
+SECTIONS = ["chain", "totals", "sessions", "tool_calls", "changes",
+            "network_peers", "approvals", "violations_by_severity",
+            "violations", "blind_spots_and_gaps"]
+TITLES = ["Chain status", "Totals by class, event and outcome", "Sessions",
+          "Tool calls by session", "Changes", "Network peers", "Approvals",
+          "Policy violations by severity", "Blind spots and gaps"]
+OCSF_CLASSES = {1001: 1, 1007: 1, 4001: 4, 4003: 4, 0: 0}
+
+
+def normalise(text):
+    """Masks what changes from run to run: times, hashes, pids, paths."""
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<T>", text)
+    text = re.sub(r"[0-9a-f]{64}", "<H>", text)
+    text = re.sub(r"/tmp/auditshim-test-[^/\s\"|,]+", "<TMP>", text)
+    return re.sub(r"\b\d+(\.\d+)?\b", "<N>", text)
+
+
+class Report(WriterTest):
+
+    def ctl(self, *args, check=0, **kw):
+        return auditctl("--db", self.w.db, "--key", self.w.key, *args,
+                        check=check, **kw)
+
+    def approve(self, verb, task, *extra, check=0):
+        return auditctl(verb, task, "--socket", self.w.socket, *extra,
+                        check=check)
+
+    def populate(self):
+        """Real activity under the shim: commands, file changes, a DNS
+        lookup and a connection, and an approval round trip."""
+        self.w.run(["/bin/sh", "-c",
+                    "echo hi > a.txt; ls > /dev/null; mkdir d; "
+                    "mv a.txt d/b.txt; rm d/b.txt"],
+                   cwd=self.work, agent="report-agent")
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+        try:
+            self.w.run([PYTHON, "-c",
+                        "import socket,sys\n"
+                        "a = socket.getaddrinfo('localhost', %d, "
+                        "socket.AF_INET, socket.SOCK_STREAM)\n"
+                        "s = socket.create_connection(('127.0.0.1', %d))\n"
+                        "s.close()\n" % (port, port)],
+                       cwd=self.work, agent="report-agent")
+        finally:
+            srv.close()
+        self.approve("request-approval", "deploy-42", "--reason", "ship it")
+        time.sleep(0.05)
+        self.approve("approve", "deploy-42", "--reason", "looks fine")
+        self.approve("deny", "drop-db", "--reason", "no, never")
+        self.w.settle()
+        return port
+
+    def ndjson(self, *args):
+        out = self.ctl(*args).stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    def test_approval_round_trip(self):
+        self.populate()
+        rows = self.ndjson("query", "--event", "approval", "-f", "ndjson")
+        self.assertEqual([(r["target"], r["detail"]["decision"]) for r in rows],
+                         [("deploy-42", "request"), ("deploy-42", "approve"),
+                          ("drop-db", "deny")])
+        for r in rows:
+            # The approver is the kernel-attested uid of the sender.
+            self.assertEqual(r["uid"], os.getuid())
+            self.assertEqual(r["class"], "other")
+        self.assertEqual(rows[1]["detail"]["reason"], "looks fine")
+        rep = json.loads(self.ctl("report", "--since", "1h", "-f", "json").stdout)
+        ap = rep["sections"]["approvals"]["rows"]
+        self.assertEqual([a["decision"] for a in ap], ["request", "approve", "deny"])
+        self.assertEqual(ap[0]["requested_or_state"], "decided")
+        self.assertIsInstance(ap[1]["latency_s"], float)
+        self.assertGreaterEqual(ap[1]["latency_s"], 0.0)
+        self.assertLess(ap[1]["latency_s"], 60.0)
+        self.assertIn("(%d)" % os.getuid(), ap[1]["by"])
+        self.assertIsNone(ap[2]["latency_s"])  # no request was made
+
+    def test_approval_refusals(self):
+        cp = self.approve("approve", "", check=2)
+        self.assertIn("task", cp.stderr)
+        self.approve("approve", "a\nb", check=2)
+        self.approve("approve", "one", "two", check=2)
+        cp = auditctl("approve", "t", "--socket",
+                      os.path.join(self.tmp, "nowhere.sock"), check=2)
+        self.assertIn("not reachable", cp.stderr)
+        self.assertIn("nothing was recorded", cp.stderr)
+        self.w.stop()
+        cp = self.approve("approve", "t", check=2)
+        self.assertIn("not reachable", cp.stderr)
+
+    def test_query_filters(self):
+        self.populate()
+        every = self.ndjson("query", "-f", "ndjson")
+        self.assertGreater(len(every), 8)
+        # --event, comma lists
+        ev = self.ndjson("query", "--event", "mkdir,rename", "-f", "ndjson")
+        self.assertEqual(sorted(r["event"] for r in ev), ["mkdir", "rename"])
+        # --class
+        tc = self.ndjson("query", "--class", "tool_call", "-f", "ndjson")
+        self.assertTrue(tc)
+        self.assertTrue(all(r["class"] == "tool_call" for r in tc))
+        self.assertTrue(any(r["target"].endswith("/ls") for r in tc
+                            if r["event"] == "exec"), tc)
+        # --target regex (PCRE2)
+        tr = self.ndjson("query", "--target", r"/d(/b\.txt)?$", "-f", "ndjson")
+        self.assertTrue(tr)
+        self.assertTrue(all(re.search(r"/d(/b\.txt)?$", r["target"]) for r in tr))
+        # --pid, --session, --agent, --uid
+        pid = tr[0]["pid"]
+        self.assertTrue(all(r["pid"] == pid for r in
+                            self.ndjson("query", "--pid", str(pid), "-f", "ndjson")))
+        sess = tr[0]["session"]
+        bys = self.ndjson("query", "--session", sess, "-f", "ndjson")
+        self.assertEqual(bys, [r for r in every if r["session"] == sess])
+        ag = self.ndjson("query", "--agent", "report-agent", "-f", "ndjson")
+        self.assertEqual(ag, [r for r in every if r["agent"] == "report-agent"])
+        self.assertEqual(self.ndjson("query", "--uid", str(os.getuid()), "-f",
+                                     "ndjson"),
+                         [r for r in every if r["uid"] == os.getuid()])
+        # --severity lists and "level+" (policies may raise some)
+        self.assertEqual(self.ndjson("query", "--severity", "info", "-f",
+                                     "ndjson"),
+                         [r for r in every if r["severity"] == "info"])
+        self.assertEqual(self.ndjson("query", "--severity", "low+", "-f",
+                                     "ndjson"),
+                         [r for r in every if r["severity"] != "info"])
+        self.assertEqual(self.ndjson("query", "--severity", "high,critical",
+                                     "-f", "ndjson"),
+                         [r for r in every
+                          if r["severity"] in ("high", "critical")])
+        # --limit and time windows
+        self.assertEqual(self.ndjson("query", "--limit", "2", "-f", "ndjson"),
+                         every[:2])
+        self.assertEqual(self.ndjson("query", "--since", "1h", "--until", "now",
+                                     "-f", "ndjson"), every)
+        self.assertEqual(self.ndjson("query", "--until", "2 hours ago", "-f",
+                                     "ndjson"), [])
+        mid = every[len(every) // 2]["time"]
+        later = self.ndjson("query", "--since", mid, "-f", "ndjson")
+        self.assertTrue(later)
+        self.assertTrue(all(r["time"] >= mid for r in later))
+        # the table: header and one line per record
+        table = self.ctl("query", "--event", "mkdir").stdout.splitlines()
+        self.assertTrue(table[0].split()[:3] == ["SEQ", "TIME", "(UTC)"])
+        self.assertEqual(len(table), 2)
+        self.assertIn(os.path.join(self.work, "d"), table[1])
+        # CSV of a query has the export header
+        rows = list(csv.reader(io.StringIO(
+            self.ctl("query", "--event", "mkdir", "-f", "csv").stdout)))
+        self.assertEqual(rows[0][:3], ["seq", "time", "recv_time"])
+        self.assertEqual(len(rows), 2)
+        # usage errors: exit 2 with a clear message
+        for args, want in [(["--since", "tomorrow"], "not a time"),
+                           (["--since", "2024-02-30"], "no such date"),
+                           (["--target", "(unclosed"], "regular expression"),
+                           (["--severity", "huge"], "unknown value"),
+                           (["--class", "bogus"], "unknown value"),
+                           (["--pid", "12x"], "not a number"),
+                           (["--limit", "0"], "not a number"),
+                           (["--since", "now", "--until", "1h"], "empty"),
+                           (["-f", "xml"], "unknown format")]:
+            cp = self.ctl("query", *args, check=2)
+            self.assertIn(want, cp.stderr, args)
+            self.assertEqual(cp.stdout, "")
+
+    def test_export_window_and_ocsf(self):
+        self.populate()
+        nd = self.ndjson("export")
+        by_seq = {r["seq"]: r for r in nd}
+        mid = nd[len(nd) // 2]["time"]
+        win = self.ndjson("export", "--since", mid)
+        self.assertEqual(win, [r for r in nd if r["time"] >= mid])
+        win = self.ndjson("export", "--until", mid)
+        self.assertEqual(win, [r for r in nd if r["time"] < mid])
+        self.assertEqual(self.ctl("export", "--since", "bogus", check=2).stdout, "")
+
+        oc = self.ndjson("export", "-f", "ocsf")
+        self.assertEqual(len(oc), len(nd))
+        now_ms = time.time() * 1000
+        seen = set()
+        for e in oc:
+            cls, act = e["class_uid"], e["activity_id"]
+            seen.add(cls)
+            self.assertIn(cls, OCSF_CLASSES)
+            self.assertEqual(e["category_uid"], OCSF_CLASSES[cls])
+            self.assertEqual(e["type_uid"], cls * 100 + act)
+            self.assertIsInstance(e["time"], int)
+            self.assertLess(abs(e["time"] - now_ms), 3600 * 1000)
+            self.assertIn(e["severity_id"], range(0, 7))
+            self.assertIn(e["status_id"], (0, 1, 2, 99))
+            md = e["metadata"]
+            self.assertTrue(md["version"].startswith("1.1"))
+            self.assertEqual(md["product"]["name"], "auditshim")
+            rec = by_seq[md["sequence"]]
+            self.assertEqual(md["uid"], rec["hash"])  # the chain hash
+            self.assertEqual(e["unmapped"]["prev_hash"], rec["prev_hash"])
+            self.assertEqual(e["unmapped"]["mac"], rec["mac"])
+            self.assertEqual(e["actor"]["process"]["pid"], rec["pid"])
+            self.assertEqual(e["actor"]["user"]["uid"], str(rec["uid"]))
+            self.assertIn("hostname", e["device"])
+            ev = rec["event"]
+            if cls == 1007:
+                self.assertEqual(act, 1)
+                self.assertIn("pid", e["process"])
+                if rec["target"]:
+                    self.assertEqual(e["process"]["file"]["path"], rec["target"])
+            elif cls == 1001:
+                f = e["file"]
+                self.assertIn("name", f)
+                self.assertIn("type_id", f)
+                want = {"open": 14, "mkdir": 1, "unlink": 4, "rmdir": 4,
+                        "rename": 5}.get(ev)
+                if want:
+                    self.assertEqual(act, want, ev)
+                if ev == "rename":
+                    self.assertEqual(e["file_result"]["path"], rec["target"])
+                    self.assertEqual(f["path"], rec["detail"]["from"])
+            elif cls == 4001:
+                self.assertIn("dst_endpoint", e)
+                if rec["target"].startswith("127.0.0.1:"):
+                    self.assertEqual(e["dst_endpoint"]["ip"], "127.0.0.1")
+                    self.assertEqual(e["dst_endpoint"]["port"],
+                                     int(rec["target"].split(":")[1]))
+            elif cls == 4003:
+                self.assertEqual(e["query"]["hostname"], rec["target"])
+                self.assertIsInstance(e["answers"], list)
+            else:
+                self.assertEqual(act, 99)
+        self.assertTrue({1001, 1007, 0} <= seen, seen)
+        self.assertIn(4001, seen)
+
+    def test_report_formats(self):
+        port = self.populate()
+        texts = {}
+        for fmt in ("text", "markdown", "json", "csv"):
+            cp = self.ctl("report", "--since", "1h", "--until", "now", "-f", fmt)
+            texts[fmt] = cp.stdout
+        for title in TITLES:
+            self.assertIn(title, texts["text"])
+            self.assertIn("## " + title, texts["markdown"])
+        self.assertNotIn("\033[", texts["text"])  # no colour off a TTY
+        rep = json.loads(texts["json"])
+        self.assertEqual(list(rep["sections"]), SECTIONS)
+        self.assertTrue(rep["chain_intact"])
+        chain = rep["sections"]["chain"]["values"]
+        self.assertEqual(chain["status"], "intact")
+        self.assertEqual(chain["macs_checked"], "yes")
+        tot = rep["sections"]["totals"]["rows"]
+        self.assertEqual(sum(r["count"] for r in tot), chain["window_records"])
+        events = {r["event"] for r in tot}
+        self.assertTrue({"exec", "open", "mkdir", "rename", "unlink", "connect",
+                         "approval"} <= events, events)
+        sess = rep["sections"]["sessions"]["rows"]
+        # The shell the test started is the root; ls its first command.
+        self.assertTrue(any(s["agent"] == "report-agent" and
+                            re.search(r"/(da|ba)?sh$", s["root_program"] or "")
+                            and s["first_command"] == "ls" and
+                            s["tool_calls"] >= 4 for s in sess), sess)
+        for s in sess:
+            self.assertGreaterEqual(s["duration_s"], 0)
+        peers = rep["sections"]["network_peers"]["rows"]
+        peer = [p for p in peers if p["peer"] == "127.0.0.1:%d" % port]
+        self.assertEqual(len(peer), 1, peers)
+        self.assertIn("localhost", peer[0]["host_names"] or "")
+        tools = rep["sections"]["tool_calls"]["rows"]
+        self.assertTrue(any(t["target"] == "/bin/ls" or
+                            (t["target"] or "").endswith("/ls") for t in tools),
+                        tools)
+        every = self.ndjson("query", "--until", rep["window"]["until"],
+                            "-f", "ndjson")
+        bad = [r for r in every if r["severity"] != "info" or
+               r["event"] == "policy_violation"]
+        self.assertEqual(sorted(v["seq"] for v in
+                                rep["sections"]["violations"]["rows"]),
+                         [r["seq"] for r in bad])
+        counts = {}
+        for r in bad:
+            counts[r["severity"]] = counts.get(r["severity"], 0) + 1
+        self.assertEqual({v["severity"]: v["count"] for v in
+                          rep["sections"]["violations_by_severity"]["rows"]},
+                         counts)
+        rows = list(csv.reader(io.StringIO(texts["csv"])))
+        self.assertEqual(rows[0], ["section", "row", "column", "value"])
+        self.assertTrue({"chain", "totals", "sessions", "approvals"} <=
+                        {r[0] for r in rows[1:]})
+        self.assertIn(["status", "intact"],
+                      [r[2:] for r in rows if r[0] == "chain"])
+        # Golden-ish: the shape of the text report, numbers and times masked.
+        norm = normalise(texts["text"])
+        self.assertIn("Chain status\n  window_since", norm)
+        self.assertRegex(norm, r"status\s+intact")
+        self.assertRegex(norm, r"approval\s+ok\s+<N>")
+        self.assertRegex(norm, r"deploy-<N>\s+approve\s+\S+ \(<N>\)")
+        self.assertEqual(normalise(texts["markdown"]).count("\n## "), len(SECTIONS))
+        # Usage: --since is required; a bad window is refused.
+        self.assertIn("--since is required", self.ctl("report", check=2).stderr)
+        self.ctl("report", "--since", "later", check=2)
+
+    def test_report_broken_chain(self):
+        self.populate()
+        self.w.stop()
+        db = os.path.join(self.tmp, "copy.db")
+        copy_store(self.w.db, db)
+        tamper(db, "UPDATE records SET target = '/etc/forged' WHERE seq = 3")
+        cp = auditctl("--db", db, "--key", self.w.key, "report", "--since",
+                      "1h", "-f", "json", check=1)
+        rep = json.loads(cp.stdout)
+        self.assertFalse(rep["chain_intact"])
+        vals = rep["sections"]["chain"]["values"]
+        self.assertEqual(vals["status"], "BROKEN")
+        self.assertTrue(vals["first_bad_entry"].startswith("3 "))
+        self.assertIn("BROKEN", cp.stderr)
+
+    def test_tail(self):
+        self.populate()
+        every = self.ndjson("query", "-f", "ndjson")
+        lines = self.ctl("tail", "-n", "3").stdout.splitlines()
+        self.assertEqual([int(l.split()[0]) for l in lines],
+                         [r["seq"] for r in every[-3:]])
+        self.assertEqual(self.ctl("tail", "-n", "0").stdout, "")
+        self.ctl("tail", "-n", "x", check=2)
+        p = subprocess.Popen([AUDITCTL, "--db", self.w.db, "tail", "-f", "-n",
+                              "1", "--interval", "100"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            first = p.stdout.readline()
+            self.assertEqual(int(first.split()[0]), every[-1]["seq"])
+            self.approve("request-approval", "tail-task")
+            deadline = time.monotonic() + 10
+            got = ""
+            while time.monotonic() < deadline and "tail-task" not in got:
+                r, _, _ = select.select([p.stdout], [], [], 0.5)
+                if r:
+                    got += p.stdout.readline()
+            self.assertIn("tail-task", got)
+            self.assertIn("approval", got)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, err)
+
+
+if __name__ == "__main__":
+    main()
