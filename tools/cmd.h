@@ -13,6 +13,8 @@
 
 #include <sqlite3.h>
 
+struct option;
+
 #include "json.h"
 #include "timespec.h"
 
@@ -131,6 +133,22 @@ enum ctl_format {
 };
 /* Parses a --format value; -1 if unknown. TABLE only if ALLOW_TABLE. */
 int ctl_format_parse(const char *s, bool allow_table, enum ctl_format *f);
+
+/* What distinguishes one select-and-print verb (export, query). */
+struct ctl_select {
+	const char *verb;		/* verb name, for messages */
+	void (*usage)(FILE *f);		/* prints the verb's usage line */
+	const struct option *longopts;	/* getopt_long table: -f, -h, filters */
+	enum ctl_format fmt;		/* default output format */
+	bool table_ok;			/* whether -f table is accepted */
+	const char *formats;		/* the accepted formats, for errors */
+};
+/*
+ * Parses the verb's options, selects the matching records read-only and
+ * prints them as V says.  Returns a CTL_EXIT_* code; diagnostics on stderr.
+ */
+int ctl_select_run(const struct ctl *ctl, int argc, char **argv,
+		   const struct ctl_select *v);
 /* The column list a format's rows need (for ctl_filter_prepare). */
 const char *ctl_format_columns(enum ctl_format f);
 
