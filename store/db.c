@@ -132,14 +132,14 @@ db_meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
 	return rc;
 }
 
-int
-db_meta_set(sqlite3 *db, const char *key, const char *value)
+/* Runs one two-parameter meta statement SQL with KEY and VALUE. */
+static int
+meta_write(sqlite3 *db, const char *sql, const char *key, const char *value)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -EIO;
 
-	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (key, value)"
-			       " VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
@@ -149,22 +149,19 @@ db_meta_set(sqlite3 *db, const char *key, const char *value)
 	return rc;
 }
 
+int
+db_meta_set(sqlite3 *db, const char *key, const char *value)
+{
+	return meta_write(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+			  key, value);
+}
+
 /* Inserts meta KEY = VALUE unless present. */
 static int
 meta_default(sqlite3 *db, const char *key, const char *value)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -EIO;
-
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO meta (key, value)"
-			       " VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		rc = 0;
-	sqlite3_finalize(st);
-	return rc;
+	return meta_write(db, "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+			  key, value);
 }
 
 /* Takes the writer's exclusive lock "<PATH>.lock". */
