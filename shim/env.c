@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -347,6 +348,13 @@ inspect(int dirfd, const char *path, int fd, char *who, size_t cap, int depth)
 		}
 	} else {
 		reason = privilege_reason(&st);
+		/*
+		 * File capabilities raise privilege (AT_SECURE, preload
+		 * dropped) unless the caller holds them all already: root.
+		 */
+		if (reason == NULL && geteuid() != 0 &&
+		    fgetxattr(fd, "security.capability", NULL, 0) > 0)
+			reason = "file capabilities";
 		if (reason == NULL && n >= 4 && memcmp(h, ELFMAG, SELFMAG) == 0)
 			reason = elf_reason(fd, h, (size_t)n);
 	}

@@ -436,12 +436,17 @@ ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid, uint64_t image,
 	snprintf(img, sizeof img, "%016" PRIx64, image);
 	jkey_i64(&d, "pid", pid);
 	jkey_str(&d, "image", img, strlen(img));
-	jkey_u64(&d, "first_pseq", first);
-	jkey_u64(&d, "count", count);
+	if (count) {
+		jkey_u64(&d, "first_pseq", first);
+		jkey_u64(&d, "count", count);
+	}
 	jkey_str(&d, "reason", reason, strlen(reason));
 	r->r.detail = jobj_finish(&d, r, &oom);
-	log_warnx("gap: pid %d image %s lost pseq %" PRIu64 "..%" PRIu64 " (%s)",
-		  (int)pid, img, first, first + count - 1, reason);
+	if (count)
+		log_warnx("gap: pid %d image %s lost pseq %" PRIu64 "..%" PRIu64
+			  " (%s)", (int)pid, img, first, first + count - 1, reason);
+	else
+		log_warnx("gap: pid %d: %s", (int)pid, reason);
 	struct hits h;
 	policy_check(w, r, NULL, 0, &h);
 	return seal_with_policy(w, r, &h, oom);
@@ -754,7 +759,29 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 	r->r.has_pseq = true;
 	r->r.image = dup_image(r, image);
 	oom |= (wire_has(m, WT_TARGET) && !r->r.target) || !r->r.image;
-	return seal_with_policy(w, r, &h, oom);
+
+	/* Coverage: every exec must be answered by the new image. */
+	uint64_t outcome = wire_has(m, WT_OUTCOME) ? m->u[WT_OUTCOME] : WO_OK;
+	const char *api = wire_has(m, WT_API) ? m->s[WT_API].p : "";
+	size_t apilen = wire_has(m, WT_API) ? m->s[WT_API].len : 0;
+	int crc = 0;
+	if (ev == WE_BLIND_SPOT)
+		coverage_blind(w, pid);
+	else if (ev == WE_IMAGE_START)
+		coverage_image(w, pid, m->u[WT_TIME]);
+	else if (ev == WE_EXEC && outcome == WO_ERROR)
+		coverage_exec_failed(w, pid);
+	else if (ev == WE_EXEC && outcome == WO_ATTEMPT)
+		crc = coverage_exec(w, pid, pid, uid, gid, image, m->u[WT_TIME],
+				    r->r.target, 0);
+	else if (ev == WE_SPAWN && outcome == WO_OK &&
+		 apilen >= 11 && memcmp(api, "posix_spawn", 11) == 0 &&
+		 wire_has(m, WT_RESULT) && m->u[WT_RESULT] > 0 &&
+		 m->u[WT_RESULT] <= INT_MAX)
+		crc = coverage_exec(w, (pid_t)m->u[WT_RESULT], pid, uid, gid, image,
+				    m->u[WT_TIME], r->r.target, 1000000000ull);
+	int src = seal_with_policy(w, r, &h, oom);
+	return src ? src : crc;
 }
 
 int

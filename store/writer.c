@@ -557,6 +557,7 @@ run(struct writer *w, struct loop *l)
 		now = now_mono_ms();
 		if (now - last_tick >= 250) {
 			procs_tick(w, now, false);
+			coverage_tick(w, now, false);
 			last_tick = now;
 		}
 		if (commit_due(w, now) == 0)
@@ -592,6 +593,7 @@ shutdown_writer(struct writer *w, struct loop *l)
 				group_commit(w);
 	}
 	procs_tick(w, now_mono_ms(), true);
+	coverage_tick(w, now_mono_ms(), true);
 	jbuf_printf(&d, "{\"signal\":");
 	jbuf_strz(&d, sigabbrev_np(l->stop_signal) ? sigabbrev_np(l->stop_signal)
 						    : "?");
@@ -785,6 +787,7 @@ main(int argc, char **argv)
 	char *last_event = load_tail(&w);
 	int64_t last_seq = w.seq;
 	w.procs = procs_new();
+	w.coverage = coverage_new();
 	if (!w.procs || group_init(&w) < 0)
 		fatalx("%s: %s", w.conf.database, sqlite3_errmsg(w.db));
 	if (procs_load(&w) < 0)
@@ -860,6 +863,7 @@ main(int argc, char **argv)
 	jbuf_free(&w.red);
 	group_fini(&w);
 	procs_free(w.procs);
+	coverage_free(w.coverage);
 	db_close(w.db);
 	close(w.lockfd);
 	chain_ctx_free(w.chain);

@@ -85,6 +85,7 @@ struct writer {
 	uint64_t committed;		/* records committed this run */
 
 	struct procs *procs;		/* process / session / pseq tables */
+	struct coverage *coverage;	/* execs awaiting their image_start */
 	uint64_t accepted;		/* messages turned into records */
 	uint64_t rejected;		/* clients closed for bad input */
 
@@ -122,6 +123,31 @@ int group_commit(struct writer *w);
 /* Prepares statements and loads the chain position. 0 or -EIO. */
 int group_init(struct writer *w);
 void group_fini(struct writer *w);
+
+/* ---- coverage.c: exec <-> image_start pairing ---- */
+
+struct coverage *coverage_new(void);
+void coverage_free(struct coverage *c);
+/*
+ * An exec (or spawn) by SENDER is to start a shimmed image in pid CHILD
+ * (SENDER itself for exec, the child for posix_spawn) at claimed TIME_NS;
+ * SLACK_NS tolerates an image_start stamped that much earlier (a spawned
+ * child runs before its parent records the spawn).  Returns 0 or a
+ * negative code from writing a gap when the table had to make room.
+ */
+int coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
+		  gid_t gid, uint64_t image, uint64_t time_ns, const char *target,
+		  uint64_t slack_ns);
+/* The exec by PID failed: no image is coming. */
+void coverage_exec_failed(struct writer *w, pid_t pid);
+/* PID announced a blind spot: its next exec is accounted for already. */
+void coverage_blind(struct writer *w, pid_t pid);
+/* An image_start from PID stamped TIME_NS. */
+void coverage_image(struct writer *w, pid_t pid, uint64_t time_ns);
+/* Writes a gap for every exec unpaired for too long (ALL: every one). */
+int coverage_tick(struct writer *w, uint64_t now_ms, bool all);
+/* Coverage gaps recorded this run. */
+uint64_t coverage_gaps(const struct writer *w);
 
 /* ---- procs.c ---- */
 

@@ -10,9 +10,10 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 import unittest
 
-from harness import PRELOAD, PROGS, RUNTIME, SHIM, WriterTest, dump, main
+from harness import PRELOAD, PROGS, PYTHON, RUNTIME, SHIM, WriterTest, dump, main
 
 
 def prog(name):
@@ -310,6 +311,54 @@ class Coverage(WriterTest):
         # off, in the fork child too), one in the re-executed image.  A
         # shim that keeps retrying makes one every 50 ms for ~0.5 s.
         self.assertLessEqual(len(calls), 4, "".join(calls))
+
+
+    def test_exec_without_image_start_is_a_coverage_gap(self):
+        # A child whose environment points its shim at a dead socket runs
+        # unobserved: its exec was announced, its image never was.  A
+        # normal exec next to it pairs and leaves no gap.
+        code = ("import os, subprocess\n"
+                "subprocess.run(['/bin/true', 'observed'], check=True)\n"
+                "env = {'LD_PRELOAD': os.environ['LD_PRELOAD'],\n"
+                "       'AUDITSHIM_SOCKET': '/nonexistent/dead.sock'}\n"
+                "os.execve('/bin/true', ['true', 'unobserved'], env)\n")
+        self.w.run([PYTHON, "-c", code])
+        deadline = time.monotonic() + 15
+        gaps = []
+        while time.monotonic() < deadline and not gaps:
+            time.sleep(0.5)
+            gaps = [r for r in self.w.records(settle=False) if r["event"] == "gap"
+                    and "no image_start" in (r["detail"] or {}).get("reason", "")]
+        self.assertEqual(len(gaps), 1, dump(self.w.records()))
+        self.assertIn("/bin/true", gaps[0]["detail"]["reason"])
+        self.assertIn("within 5 s", gaps[0]["detail"]["reason"])
+        rows = self.w.final_records()
+        execs = [r for r in rows if r["event"] == "exec" and r["target"] == "/bin/true"]
+        self.assertEqual(len(execs), 2, dump(rows))
+        self.assertEqual(gaps[0]["pid"], [r for r in execs
+                                         if r["argv"] == ["true", "unobserved"]][0]["pid"])
+        self.assertEqual(len([r for r in rows if r["event"] == "gap"
+                              and "no image_start" in (r["detail"] or {}).get("reason", "")]), 1)
+
+
+    def test_file_capabilities_are_a_blind_spot(self):
+        setcap = shutil.which("setcap") or "/usr/sbin/setcap"
+        if os.getuid() != 0 or not os.path.exists(setcap):
+            self.skipTest("needs root and setcap (libcap2-bin)")
+        capped = os.path.join(self.work, "capped-true")
+        shutil.copy("/bin/true", capped)
+        os.chmod(capped, 0o755)
+        cp = subprocess.run([setcap, "cap_net_bind_service+ep", capped],
+                            stderr=subprocess.PIPE)
+        if cp.returncode != 0:
+            self.skipTest("this filesystem refuses file capabilities: %r" % cp.stderr)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        self.w.run(nobody + ["/bin/sh", "-c", capped], cwd=self.work)
+        self.w.run(["/bin/sh", "-c", capped], cwd=self.work)
+        rows = self.w.final_records()
+        blind = [r for r in rows if r["event"] == "blind_spot" and r["target"] == capped]
+        self.assertEqual([(r["uid"], r["detail"]["reason"]) for r in blind],
+                         [(65534, "file capabilities")], dump(rows))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * coverage.c - pairs every exec the shim announces with the image_start
+ * of the image it starts.  An exec that neither fails, nor was announced
+ * as a blind spot, nor is followed by an image_start within COV_WAIT_MS
+ * started a program that runs unobserved (a shim disabled by seccomp, a
+ * loader that dropped the preload, a tampered environment): the writer
+ * records it as a gap.  image_start travels on its own short-lived
+ * connection and may arrive before the exec record, so both orders are
+ * matched, by pid and the claimed times.  Tables are fixed-size: when
+ * one is full the oldest entry is settled early (a gap), never dropped.
+ */
+#include "writer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long an exec may wait for its image_start. */
+#define COV_WAIT_MS 5000
+/* Execs awaiting an image_start, image_starts awaiting their exec. */
+#define COV_PENDING 1024
+#define COV_RECENT 256
+
+/* An exec attempt not yet paired. */
+struct cov_exec {
+	pid_t pid;		/* the pid whose new image must announce itself */
+	pid_t sender;		/* who sent the exec or spawn record */
+	uid_t uid;		/* attested uid of the sender */
+	gid_t gid;		/* attested gid of the sender */
+	uint64_t image;		/* sender's image nonce */
+	uint64_t time_ns;	/* claimed time of the exec record */
+	uint64_t since_ms;	/* writer monotonic time it arrived */
+	char target[256];	/* program, for the gap record (cut) */
+};
+
+/* An image_start not (yet) matched to an exec. */
+struct cov_start {
+	pid_t pid;		/* 0: free slot */
+	uint64_t time_ns;	/* claimed time of the image_start */
+	uint64_t since_ms;	/* when it arrived */
+};
+
+struct coverage {
+	struct cov_exec exec[COV_PENDING];	/* unordered, first nexec used */
+	unsigned nexec;				/* how many */
+	struct cov_start start[COV_RECENT];	/* ring of recent image_starts */
+	unsigned next_start;			/* ring position */
+	pid_t blind[64];			/* pids that just announced a blind spot */
+	unsigned next_blind;			/* ring position */
+	uint64_t gaps;				/* coverage gaps recorded this run */
+};
+
+struct coverage *
+coverage_new(void)
+{
+	return calloc(1, sizeof(struct coverage));
+}
+
+void
+coverage_free(struct coverage *c)
+{
+	free(c);
+}
+
+static void
+drop_exec(struct coverage *c, unsigned i)
+{
+	c->exec[i] = c->exec[--c->nexec];
+}
+
+static int
+settle(struct writer *w, unsigned i, const char *why)
+{
+	struct coverage *c = w->coverage;
+	struct cov_exec e = c->exec[i];
+	const char *session = NULL, *agent = NULL;
+	char reason[400];
+
+	drop_exec(c, i);
+	c->gaps++;
+	snprintf(reason, sizeof reason, "exec of %s by pid %d produced no "
+		 "image_start: the program ran unobserved (%s)", e.target,
+		 (int)e.sender, why);
+	procs_session_of(w, e.sender, &session, &agent);
+	return ingest_gap(w, e.sender, e.uid, e.gid, e.image, session, agent,
+			  0, 0, reason);
+}
+
+/* True (and the blind mark consumed) if PID just announced a blind spot. */
+static bool
+take_blind(struct coverage *c, pid_t pid)
+{
+	for (unsigned i = 0; i < sizeof c->blind / sizeof c->blind[0]; i++)
+		if (c->blind[i] == pid) {
+			c->blind[i] = 0;
+			return true;
+		}
+	return false;
+}
+
+void
+coverage_blind(struct writer *w, pid_t pid)
+{
+	struct coverage *c = w->coverage;
+	c->blind[c->next_blind++ % (sizeof c->blind / sizeof c->blind[0])] = pid;
+}
+
+int
+coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
+	      gid_t gid, uint64_t image, uint64_t time_ns, const char *target,
+	      uint64_t slack_ns)
+{
+	struct coverage *c = w->coverage;
+	int rc = 0;
+
+	if (take_blind(c, sender))
+		return 0;
+	/* Its image_start may already be here. */
+	for (unsigned i = 0; i < COV_RECENT; i++) {
+		struct cov_start *s = &c->start[i];
+		if (s->pid == child && s->time_ns + slack_ns >= time_ns) {
+			s->pid = 0;
+			return 0;
+		}
+	}
+	/* A second attempt from the same pid replaces the first. */
+	for (unsigned i = 0; i < c->nexec; i++)
+		if (c->exec[i].pid == child) {
+			drop_exec(c, i);
+			break;
+		}
+	if (c->nexec == COV_PENDING) {
+		unsigned oldest = 0;
+		for (unsigned i = 1; i < c->nexec; i++)
+			if (c->exec[i].since_ms < c->exec[oldest].since_ms)
+				oldest = i;
+		rc = settle(w, oldest, "too many execs awaiting their image");
+	}
+	struct cov_exec *e = &c->exec[c->nexec++];
+	e->pid = child;
+	e->sender = sender;
+	e->uid = uid;
+	e->gid = gid;
+	e->image = image;
+	e->time_ns = time_ns > slack_ns ? time_ns - slack_ns : 0;
+	e->since_ms = now_mono_ms();
+	snprintf(e->target, sizeof e->target, "%s", target ? target : "?");
+	return rc;
+}
+
+void
+coverage_exec_failed(struct writer *w, pid_t pid)
+{
+	struct coverage *c = w->coverage;
+	for (unsigned i = 0; i < c->nexec; i++)
+		if (c->exec[i].pid == pid) {
+			drop_exec(c, i);
+			return;
+		}
+}
+
+void
+coverage_image(struct writer *w, pid_t pid, uint64_t time_ns)
+{
+	struct coverage *c = w->coverage;
+	for (unsigned i = 0; i < c->nexec; i++)
+		if (c->exec[i].pid == pid && time_ns >= c->exec[i].time_ns) {
+			drop_exec(c, i);
+			return;
+		}
+	struct cov_start *s = &c->start[c->next_start++ % COV_RECENT];
+	s->pid = pid;
+	s->time_ns = time_ns;
+	s->since_ms = now_mono_ms();
+}
+
+int
+coverage_tick(struct writer *w, uint64_t now_ms, bool all)
+{
+	struct coverage *c = w->coverage;
+	int rc = 0;
+
+	for (unsigned i = 0; i < c->nexec && rc == 0;) {
+		if (all || now_ms - c->exec[i].since_ms >= COV_WAIT_MS)
+			rc = settle(w, i, all ? "none arrived before the writer "
+				    "stopped" : "none arrived within 5 s");
+		else
+			i++;
+	}
+	return rc;
+}
+
+uint64_t
+coverage_gaps(const struct writer *w)
+{
+	return w->coverage->gaps;
+}
