@@ -56,6 +56,7 @@ for line in sys.stdin:
         what += "  " + " ".join(r["argv"])
     if r["errno"]:
         what += "  (" + r["errno"] + ")"
+    what = " ".join(what.split())
     print("%4d %-12s %-10s %-7s %-4s pid=%-7s %s" % (r["seq"], r["event"], r["class"],
           r["result"], r["session"] or "-", r["pid"] if r["pid"] is not None else "-",
           what[:100]))
