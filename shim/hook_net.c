@@ -29,25 +29,29 @@ dest_family(const struct sockaddr *sa, socklen_t len)
 		return ret_err;                                          \
 	}
 
-SHIM_EXPORT int
-connect(int fd, const struct sockaddr *addr, socklen_t len)
+/*
+ * connect and bind: the call's own address is the record's target.
+ * SAVED is the caller's errno at entry (NET_ENTER).
+ */
+static int
+addr_hook(__typeof__(connect) *real, int saved, enum wire_event ev,
+	  const char *api, int fd, const struct sockaddr *addr, socklen_t len)
 {
-	NET_ENTER(connect, -1);
 	if (shim_is_own_fd(fd))
-		return shim_real.connect(fd, addr, len);
+		return real(fd, addr, len);
 	struct shim_ctx c;
 	int pre = shim_pre(&c);
 	if (pre == SHIM_PASS) {
-		errno = saved_;
-		return shim_real.connect(fd, addr, len);
+		errno = saved;
+		return real(fd, addr, len);
 	}
 	int r = -1, e = EACCES;
 	if (pre != SHIM_REFUSE) {
-		errno = saved_;
-		r = shim_real.connect(fd, addr, len);
+		errno = saved;
+		r = real(fd, addr, len);
 		e = errno;
 	}
-	const struct shim_op op = { .event = WE_CONNECT, .api = "connect",
+	const struct shim_op op = { .event = ev, .api = api,
 				    .addr = addr, .addrlen = len };
 	shim_record_op(&c, &op, r, r < 0 ? e : 0);
 	errno = e;
@@ -55,28 +59,18 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 }
 
 SHIM_EXPORT int
+connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	NET_ENTER(connect, -1);
+	return addr_hook(shim_real.connect, saved_, WE_CONNECT, "connect", fd,
+			 addr, len);
+}
+
+SHIM_EXPORT int
 bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	NET_ENTER(bind, -1);
-	if (shim_is_own_fd(fd))
-		return shim_real.bind(fd, addr, len);
-	struct shim_ctx c;
-	int pre = shim_pre(&c);
-	if (pre == SHIM_PASS) {
-		errno = saved_;
-		return shim_real.bind(fd, addr, len);
-	}
-	int r = -1, e = EACCES;
-	if (pre != SHIM_REFUSE) {
-		errno = saved_;
-		r = shim_real.bind(fd, addr, len);
-		e = errno;
-	}
-	const struct shim_op op = { .event = WE_BIND, .api = "bind",
-				    .addr = addr, .addrlen = len };
-	shim_record_op(&c, &op, r, r < 0 ? e : 0);
-	errno = e;
-	return r;
+	return addr_hook(shim_real.bind, saved_, WE_BIND, "bind", fd, addr, len);
 }
 
 SHIM_EXPORT int

@@ -39,7 +39,6 @@ struct cov_exec {
 struct cov_start {
 	pid_t pid;		/* 0: free slot */
 	uint64_t time_ns;	/* claimed time of the image_start */
-	uint64_t since_ms;	/* when it arrived */
 };
 
 struct coverage {
@@ -49,7 +48,6 @@ struct coverage {
 	unsigned next_start;			/* ring position */
 	pid_t blind[64];			/* pids that just announced a blind spot */
 	unsigned next_blind;			/* ring position */
-	uint64_t gaps;				/* coverage gaps recorded this run */
 };
 
 struct coverage *
@@ -79,7 +77,6 @@ settle(struct writer *w, unsigned i, const char *why)
 	char reason[400];
 
 	drop_exec(c, i);
-	c->gaps++;
 	snprintf(reason, sizeof reason, "exec of %s by pid %d produced no "
 		 "image_start: the program ran unobserved (%s)", e.target,
 		 (int)e.sender, why);
@@ -173,7 +170,6 @@ coverage_image(struct writer *w, pid_t pid, uint64_t time_ns)
 	struct cov_start *s = &c->start[c->next_start++ % COV_RECENT];
 	s->pid = pid;
 	s->time_ns = time_ns;
-	s->since_ms = now_mono_ms();
 }
 
 int
@@ -190,10 +186,4 @@ coverage_tick(struct writer *w, uint64_t now_ms, bool all)
 			i++;
 	}
 	return rc;
-}
-
-uint64_t
-coverage_gaps(const struct writer *w)
-{
-	return w->coverage->gaps;
 }

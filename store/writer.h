@@ -146,8 +146,6 @@ void coverage_blind(struct writer *w, pid_t pid);
 void coverage_image(struct writer *w, pid_t pid, uint64_t time_ns);
 /* Writes a gap for every exec unpaired for too long (ALL: every one). */
 int coverage_tick(struct writer *w, uint64_t now_ms, bool all);
-/* Coverage gaps recorded this run. */
-uint64_t coverage_gaps(const struct writer *w);
 
 /* ---- procs.c ---- */
 
