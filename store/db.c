@@ -17,7 +17,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "records.h"
@@ -96,18 +95,6 @@ db_close(sqlite3 *db)
 {
 	if (db)
 		sqlite3_close_v2(db);
-}
-
-static void
-utc_now(char *buf, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
 int
@@ -251,8 +238,8 @@ db_open_rw(const char *path, const char *host, sqlite3 **out, int *lockfd,
 		goto fail;
 	}
 
-	char now[40];
-	utc_now(now, sizeof now);
+	char now[32];
+	fmt_time_ns(now_realtime_ns(), now);
 	snprintf(buf, sizeof buf, "%d", RECORDS_SCHEMA_VERSION);
 	if (meta_default(db, "schema_version", buf) < 0 ||
 	    meta_default(db, "host", host) < 0 ||

@@ -24,36 +24,12 @@
 #include "writer.h"
 
 uint64_t
-now_realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t
 now_mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void
-fmt_time_ns(uint64_t ns, char buf[32])
-{
-	time_t sec = (time_t)(ns / 1000000000u);
-	unsigned us = (unsigned)(ns % 1000000000u / 1000u);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm)) {
-		snprintf(buf, 32, "1970-01-01T00:00:00.000000Z");
-		return;
-	}
-	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, 32 - n, ".%06uZ", us);
 }
 
 /* A JSON object under construction. */

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * records.c - schema text and row <-> struct chain_record mapping for the
- * records table (docs/record-format.md).
+ * records.c - schema text, row <-> struct chain_record mapping, and the
+ * timestamp format of the records table (docs/record-format.md).
  */
 #include "records.h"
+
+#include <stdio.h>
+#include <time.h>
 
 const char records_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta ("
@@ -128,4 +131,28 @@ records_bind(sqlite3_stmt *st, const struct chain_record *r,
 	B(sqlite3_bind_blob(st, 25, mac, CHAIN_HASH_LEN, SQLITE_STATIC));
 #undef B
 	return rc;
+}
+
+uint64_t
+now_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+fmt_time_ns(uint64_t ns, char buf[32])
+{
+	time_t sec = (time_t)(ns / 1000000000u);
+	unsigned us = (unsigned)(ns % 1000000000u / 1000u);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(buf, 32, "1970-01-01T00:00:00.000000Z");
+		return;
+	}
+	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%06uZ", us);
 }

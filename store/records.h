@@ -7,6 +7,8 @@
 #ifndef AUDITSHIM_RECORDS_H
 #define AUDITSHIM_RECORDS_H
 
+#include <stdint.h>
+
 #include <sqlite3.h>
 
 #include "chain.h"
@@ -49,5 +51,11 @@ void records_from_row(sqlite3_stmt *st, struct chain_record *r);
 int records_bind(sqlite3_stmt *st, const struct chain_record *r,
 		 const unsigned char *prev, const unsigned char *hash,
 		 const unsigned char *mac);
+
+/* Wall-clock time as RFC 3339 UTC with microseconds ("...T13:24:42.123456Z"),
+ * the format of the time and recv_time columns, into BUF (32 bytes). */
+void fmt_time_ns(uint64_t ns, char buf[32]);
+/* The current CLOCK_REALTIME in ns. */
+uint64_t now_realtime_ns(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include "chain.h"
 #include "conf.h"
 #include "json.h"
+#include "records.h"
 #include "rules.h"
 #include "wire.h"
 
@@ -234,10 +235,8 @@ void alerts_counts(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
  * suppressed, stops the thread and frees A.  Totals into SENT/SUPPRESSED. */
 void alerts_stop(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
 
-/* Wall-clock time as RFC 3339 UTC with microseconds, into BUF (32). */
-void fmt_time_ns(uint64_t ns, char buf[32]);
-/* Current realtime in ns / monotonic in ms. */
-uint64_t now_realtime_ns(void);
+/* fmt_time_ns() and now_realtime_ns() are in records.h. */
+/* Current monotonic time in ms. */
 uint64_t now_mono_ms(void);
 
 #endif
