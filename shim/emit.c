@@ -236,15 +236,15 @@ conn_drop(const struct conn *k, int may_close)
 }
 
 /*
- * Moves FD to a high number the program is unlikely to pick itself.  Not a
- * round or "all ones" number (scripts write `exec 1000>f`, 1023, 255), and
- * different per image: bash undoes an `exec N>file` whose N is open and
- * close-on-exec (it takes such descriptors for its own), so the fewer
- * programs that aim at our number, the better.  Identity checks cover the
- * programs that do.
+ * A duplicate of FD, close-on-exec, at a high number the program is
+ * unlikely to pick itself, and never at AVOID.  Not a round or "all ones"
+ * number (scripts write `exec 1000>f`, 1023, 255), and different per image
+ * and per AVOID.  Programs that aim at our number anyway make us step aside
+ * (shim_step_aside); identity checks cover the ones that bypass the hooks.
+ * Returns the new descriptor, or -1 (FD untouched).
  */
 static int
-move_high(int fd)
+dup_high(int fd, int avoid)
 {
 	struct rlimit rl;
 	long top = 1024;
@@ -254,30 +254,48 @@ move_high(int fd)
 	long span = top / 4;
 	long base = top - 1;
 	if (span > 16) {
-		uint64_t r = own_image ^ (own_image >> 29);
-		for (int i = 0; i < 8; i++, r = r * 6364136223846793005ull + 1) {
+		uint64_t r = own_image ^ (own_image >> 29) ^
+			     ((uint64_t)(unsigned)avoid * 0x9e3779b97f4a7c15ull);
+		for (int i = 0; i < 16; i++, r = r * 6364136223846793005ull + 1) {
 			base = top - 2 - (long)((r >> 33) % (uint64_t)span);
-			if (base % 10 != 0 && ((base + 1) & base) != 0)
+			if (base % 10 != 0 && ((base + 1) & base) != 0 &&
+			    base != avoid)
 				break;
 		}
 	}
 	for (; base > 2; base /= 2) {
-		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
-		if (hi >= 0) {
-			close(fd);
-			return hi;
+		int hi = shim_real.fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+		if (hi == avoid) {	/* only if AVOID was free: take the next */
+			int next = shim_real.fcntl(fd, F_DUPFD_CLOEXEC, avoid + 1);
+			close(hi);
+			hi = next;
 		}
+		if (hi >= 0)
+			return hi;
 	}
-	return fd;
+	return -1;
+}
+
+/* Moves FD high (dup_high), closing the low number.  Returns the new FD. */
+static int
+move_high(int fd)
+{
+	int hi = dup_high(fd, -1);
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
 }
 
 /* Opens a nonblocking connection to the writer.  Returns fd or -1. */
 static int
 open_socket(void)
 {
-	if (!shim_conf.sock_ok || shim_real.connect == NULL)
+	if (!shim_conf.sock_ok || shim_real.connect == NULL ||
+	    shim_real.socket == NULL || shim_real.fcntl == NULL)
 		return -1;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = shim_real.socket(AF_UNIX,
+				  SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		/*
 		 * Refused by policy, not by a shortage (EMFILE, ENFILE,
@@ -369,6 +387,65 @@ int
 shim_is_own_fd(int fd)
 {
 	return fd >= 0 && atomic_load_explicit(&conn_fd, memory_order_relaxed) == fd;
+}
+
+/*
+ * The program is about to use descriptor number FD (dup2 onto it, or ask
+ * fcntl about it): if FD is our socket, the socket moves to another number
+ * first, so the program finds FD free, exactly as without us.  bash, for
+ * one, takes an open close-on-exec descriptor for one of its own saved
+ * ones and puts it back after `exec N>file`, undoing the user's redirect.
+ * Only the owning process moves: a vfork child shares our memory, not our
+ * descriptor table.  Keeps errno.
+ */
+void
+shim_step_aside(int fd)
+{
+	if (fd < 0 || atomic_load_explicit(&conn_fd, memory_order_relaxed) != fd)
+		return;
+	int saved = errno;
+	struct conn k;
+	if (getpid() == own_pid && try_flag(&conn_busy)) {
+		if (conn_read(&k) == 0 && k.fd == fd) {
+			if (conn_verify(&k)) {
+				int hi = dup_high(fd, fd);
+				if (hi >= 0)
+					conn_publish(hi, k.dev, k.ino);
+				else
+					conn_publish(-1, 0, 0);
+				/* A send in flight on FD now fails EBADF and retries. */
+				close(fd);
+			} else {
+				conn_publish(-1, 0, 0);	/* the number is the program's */
+			}
+		}
+		clear_flag(&conn_busy);
+	}
+	errno = saved;
+}
+
+/*
+ * The program ran out of descriptors (EMFILE): it gets ours.  Without us
+ * it would have had one more, so its call is retried; our records wait in
+ * the backlog until a descriptor is free again.  Returns 1 if a descriptor
+ * was released.  Keeps errno.
+ */
+int
+shim_yield_fd(void)
+{
+	int saved = errno, r = 0;
+	struct conn k;
+	if (getpid() == own_pid && conn_read(&k) == 0 && try_flag(&conn_busy)) {
+		if (atomic_load(&conn_gen) == k.gen && conn_verify(&k)) {
+			close(k.fd);
+			conn_publish(-1, 0, 0);
+			atomic_store(&conn_retry_at, shim_now_mono() + RETRY_NS);
+			r = 1;
+		}
+		clear_flag(&conn_busy);
+	}
+	errno = saved;
+	return r;
 }
 
 /* --- sending ------------------------------------------------------------- */

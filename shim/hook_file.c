@@ -26,7 +26,7 @@
  * refuse under fail-closed, else call, record, and return with the call's
  * own errno.  CALL is the real call; the rest initialises a struct shim_op.
  */
-#define HOOK_INT(fn, call, ...)                                          \
+#define HOOK_INT_R(retry, fn, call, ...)                                 \
 	int saved_ = errno;                                              \
 	shim_ensure_init();                                              \
 	if (shim_real.fn == NULL) {                                      \
@@ -37,7 +37,8 @@
 	int pre_ = shim_pre(&c_);                                        \
 	if (pre_ == SHIM_PASS) {                                         \
 		errno = saved_;                                          \
-		return shim_real.call;                                   \
+		return (retry) ? SHIM_FD_RETRY(-1, saved_, shim_real.call) \
+			       : shim_real.call;                         \
 	}                                                                \
 	int r_, e_;                                                      \
 	if (pre_ == SHIM_REFUSE) {                                       \
@@ -45,13 +46,22 @@
 		e_ = EACCES;                                             \
 	} else {                                                         \
 		errno = saved_;                                          \
-		r_ = shim_real.call;                                     \
+		r_ = (retry) ? SHIM_FD_RETRY(-1, saved_, shim_real.call) \
+			     : shim_real.call;                           \
 		e_ = errno;                                              \
 	}                                                                \
 	const struct shim_op op_ = { __VA_ARGS__ };                      \
 	shim_record_op(&c_, &op_, r_, r_ < 0 ? e_ : 0);                  \
 	errno = e_;                                                      \
 	return r_
+
+/*
+ * Calls that only fail with EMFILE before doing anything are retried once
+ * after we give up our descriptor (shim_yield_fd).  Not mkstemp and kin:
+ * a failed call leaves the template filled in, so a retry would fail.
+ */
+#define HOOK_INT(fn, call, ...) HOOK_INT_R(0, fn, call, __VA_ARGS__)
+#define HOOK_OPEN(fn, call, ...) HOOK_INT_R(1, fn, call, __VA_ARGS__)
 
 /* Read-only opens: one flag test, then the real function. */
 #define OPEN_FAST(fn, ...)                                               \
@@ -61,7 +71,8 @@
 			errno = ENOSYS;                                  \
 			return -1;                                       \
 		}                                                        \
-		return shim_real.fn(__VA_ARGS__);                        \
+		int saved_ = errno;                                      \
+		return SHIM_FD_RETRY(-1, saved_, shim_real.fn(__VA_ARGS__)); \
 	} while (0)
 
 static mode_t
@@ -84,7 +95,7 @@ open(const char *path, int flags, ...)
 	va_end(ap);
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(open, path, flags);
-	HOOK_INT(open, open(path, flags, mode),
+	HOOK_OPEN(open, open(path, flags, mode),
 		 OPEN_OP("open", AT_FDCWD, path, flags, mode));
 }
 
@@ -97,7 +108,7 @@ open64(const char *path, int flags, ...)
 	va_end(ap);
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(open64, path, flags);
-	HOOK_INT(open64, open64(path, flags, mode),
+	HOOK_OPEN(open64, open64(path, flags, mode),
 		 OPEN_OP("open64", AT_FDCWD, path, flags, mode));
 }
 
@@ -110,7 +121,7 @@ openat(int dirfd, const char *path, int flags, ...)
 	va_end(ap);
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(openat, dirfd, path, flags);
-	HOOK_INT(openat, openat(dirfd, path, flags, mode),
+	HOOK_OPEN(openat, openat(dirfd, path, flags, mode),
 		 OPEN_OP("openat", dirfd, path, flags, mode));
 }
 
@@ -123,7 +134,7 @@ openat64(int dirfd, const char *path, int flags, ...)
 	va_end(ap);
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(openat64, dirfd, path, flags);
-	HOOK_INT(openat64, openat64(dirfd, path, flags, mode),
+	HOOK_OPEN(openat64, openat64(dirfd, path, flags, mode),
 		 OPEN_OP("openat64", dirfd, path, flags, mode));
 }
 
@@ -132,7 +143,7 @@ __open_2(const char *path, int flags)
 {
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(open_2, path, flags);
-	HOOK_INT(open_2, open_2(path, flags),
+	HOOK_OPEN(open_2, open_2(path, flags),
 		 OPEN_OP("__open_2", AT_FDCWD, path, flags, 0));
 }
 
@@ -141,7 +152,7 @@ __open64_2(const char *path, int flags)
 {
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(open64_2, path, flags);
-	HOOK_INT(open64_2, open64_2(path, flags),
+	HOOK_OPEN(open64_2, open64_2(path, flags),
 		 OPEN_OP("__open64_2", AT_FDCWD, path, flags, 0));
 }
 
@@ -150,7 +161,7 @@ __openat_2(int dirfd, const char *path, int flags)
 {
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(openat_2, dirfd, path, flags);
-	HOOK_INT(openat_2, openat_2(dirfd, path, flags),
+	HOOK_OPEN(openat_2, openat_2(dirfd, path, flags),
 		 OPEN_OP("__openat_2", dirfd, path, flags, 0));
 }
 
@@ -159,7 +170,7 @@ __openat64_2(int dirfd, const char *path, int flags)
 {
 	if (!OPEN_WRITES(flags))
 		OPEN_FAST(openat64_2, dirfd, path, flags);
-	HOOK_INT(openat64_2, openat64_2(dirfd, path, flags),
+	HOOK_OPEN(openat64_2, openat64_2(dirfd, path, flags),
 		 OPEN_OP("__openat64_2", dirfd, path, flags, 0));
 }
 
@@ -168,14 +179,14 @@ __openat64_2(int dirfd, const char *path, int flags)
 SHIM_EXPORT int
 creat(const char *path, mode_t mode)
 {
-	HOOK_INT(creat, creat(path, mode),
+	HOOK_OPEN(creat, creat(path, mode),
 		 OPEN_OP("creat", AT_FDCWD, path, CREAT_FLAGS, mode));
 }
 
 SHIM_EXPORT int
 creat64(const char *path, mode_t mode)
 {
-	HOOK_INT(creat64, creat64(path, mode),
+	HOOK_OPEN(creat64, creat64(path, mode),
 		 OPEN_OP("creat64", AT_FDCWD, path, CREAT_FLAGS, mode));
 }
 
@@ -204,27 +215,31 @@ fmode_flags(const char *mode)
 	return f;
 }
 
-#define HOOK_FOPEN(fn, name, call, path, stream)                         \
+/* RETRY: see HOOK_OPEN.  Not freopen: a failed one has closed STREAM. */
+#define HOOK_FOPEN(retry, fn, name, call, path, stream)                  \
 	shim_ensure_init();                                              \
 	if (shim_real.fn == NULL) {                                      \
 		errno = ENOSYS;                                          \
 		return NULL;                                             \
 	}                                                                \
+	int saved_ = errno;                                              \
 	int f_ = fmode_flags(mode);                                      \
 	if (!OPEN_WRITES(f_))                                            \
-		return shim_real.call;                                   \
-	int saved_ = errno;                                              \
+		return (retry) ? SHIM_FD_RETRY(NULL, saved_, shim_real.call) \
+			       : shim_real.call;                         \
 	struct shim_ctx c_;                                              \
 	int pre_ = shim_pre(&c_);                                        \
 	if (pre_ == SHIM_PASS) {                                         \
 		errno = saved_;                                          \
-		return shim_real.call;                                   \
+		return (retry) ? SHIM_FD_RETRY(NULL, saved_, shim_real.call) \
+			       : shim_real.call;                         \
 	}                                                                \
 	FILE *fp_ = NULL;                                                \
 	int e_ = EACCES;                                                 \
 	if (pre_ != SHIM_REFUSE) {                                       \
 		errno = saved_;                                          \
-		fp_ = shim_real.call;                                    \
+		fp_ = (retry) ? SHIM_FD_RETRY(NULL, saved_, shim_real.call) \
+			      : shim_real.call;                          \
 		e_ = errno;                                              \
 	}                                                                \
 	int fd_ = fp_ != NULL ? fileno(fp_) : -1;                        \
@@ -240,20 +255,20 @@ fmode_flags(const char *mode)
 SHIM_EXPORT FILE *
 fopen(const char *path, const char *mode)
 {
-	HOOK_FOPEN(fopen, "fopen", fopen(path, mode), path, NULL);
+	HOOK_FOPEN(1, fopen, "fopen", fopen(path, mode), path, NULL);
 }
 
 SHIM_EXPORT FILE *
 fopen64(const char *path, const char *mode)
 {
-	HOOK_FOPEN(fopen64, "fopen64", fopen64(path, mode), path, NULL);
+	HOOK_FOPEN(1, fopen64, "fopen64", fopen64(path, mode), path, NULL);
 }
 
 SHIM_EXPORT FILE *
 freopen(const char *path, const char *mode, FILE *stream)
 {
-	HOOK_FOPEN(freopen, "freopen", freopen(path, mode, stream), path,
-		   stream);
+	HOOK_FOPEN(0, freopen, "freopen", freopen(path, mode, stream),
+		   path, stream);
 }
 
 /* --- names ----------------------------------------------------------------- */
@@ -490,13 +505,13 @@ fchownat(int dirfd, const char *path, uid_t owner, gid_t group, int flags)
 	int pre_ = shim_pre(&c_);                                        \
 	if (pre_ == SHIM_PASS) {                                         \
 		errno = saved_;                                          \
-		return shim_real.fn();                                   \
+		return SHIM_FD_RETRY(NULL, saved_, shim_real.fn());      \
 	}                                                                \
 	FILE *fp_ = NULL;                                                \
 	int e_ = EACCES;                                                 \
 	if (pre_ != SHIM_REFUSE) {                                       \
 		errno = saved_;                                          \
-		fp_ = shim_real.fn();                                    \
+		fp_ = SHIM_FD_RETRY(NULL, saved_, shim_real.fn());       \
 		e_ = errno;                                              \
 	}                                                                \
 	int fd_ = fp_ != NULL ? fileno(fp_) : -1;                        \

@@ -45,6 +45,8 @@ resolve_all(void)
 {
 	struct shim_real *r = &shim_real;
 #define R(field, name) r->field = (__typeof__(r->field))next_sym(name)
+	/* First: the descriptor hooks fall back on it while the rest resolves. */
+	R(syscall, "syscall");
 	R(execve, "execve");
 	R(execvpe, "execvpe");
 	R(fexecve, "fexecve");
@@ -70,6 +72,27 @@ resolve_all(void)
 	R(fa_addfchdir, "posix_spawn_file_actions_addfchdir_np");
 	R(system, "system");
 	R(popen, "popen");
+	R(fcntl, "fcntl");
+	R(fcntl64, "fcntl64");
+	if (r->fcntl64 == NULL)
+		r->fcntl64 = r->fcntl;	/* before glibc 2.28: one fcntl */
+	R(dup, "dup");
+	R(dup2, "dup2");
+	R(dup3, "dup3");
+	R(pipe, "pipe");
+	R(pipe2, "pipe2");
+	R(socket, "socket");
+	R(socketpair, "socketpair");
+	R(accept, "accept");
+	R(accept4, "accept4");
+	R(epoll_create, "epoll_create");
+	R(epoll_create1, "epoll_create1");
+	R(eventfd, "eventfd");
+	R(inotify_init, "inotify_init");
+	R(inotify_init1, "inotify_init1");
+	R(memfd_create, "memfd_create");
+	R(signalfd, "signalfd");
+	R(timerfd_create, "timerfd_create");
 	R(open, "open");
 	R(open64, "open64");
 	R(openat, "openat");
@@ -133,7 +156,6 @@ resolve_all(void)
 	R(gethostbyname_r, "gethostbyname_r");
 	R(gethostbyname2_r, "gethostbyname2_r");
 	R(getnameinfo, "getnameinfo");
-	R(syscall, "syscall");
 #undef R
 }
 

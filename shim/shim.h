@@ -27,8 +27,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -139,6 +145,25 @@ struct shim_real {
 	__typeof__(gethostbyname2_r) *gethostbyname2_r;
 	__typeof__(getnameinfo) *getnameinfo;
 	long (*syscall)(long, ...);		/* raw system calls */
+	__typeof__(fcntl) *fcntl;		/* descriptors (hook_fd.c) */
+	__typeof__(fcntl64) *fcntl64;
+	__typeof__(dup) *dup;
+	__typeof__(dup2) *dup2;
+	__typeof__(dup3) *dup3;
+	__typeof__(pipe) *pipe;
+	__typeof__(pipe2) *pipe2;
+	__typeof__(socket) *socket;
+	__typeof__(socketpair) *socketpair;
+	__typeof__(accept) *accept;
+	__typeof__(accept4) *accept4;
+	__typeof__(epoll_create) *epoll_create;
+	__typeof__(epoll_create1) *epoll_create1;
+	__typeof__(eventfd) *eventfd;
+	__typeof__(inotify_init) *inotify_init;
+	__typeof__(inotify_init1) *inotify_init1;
+	__typeof__(memfd_create) *memfd_create;
+	__typeof__(signalfd) *signalfd;
+	__typeof__(timerfd_create) *timerfd_create;
 };
 
 /* Process-wide configuration, fixed by shim_init(); read-only afterwards. */
@@ -220,6 +245,26 @@ int shim_emit_transient(struct shim_ctx *c, const void *msg, size_t len,
 			uint64_t pseq);
 /* True if FD is the descriptor the emitter currently owns. */
 int shim_is_own_fd(int fd);
+/* Moves our socket off FD if it is there: the program wants that number. */
+void shim_step_aside(int fd);
+/* Releases our socket when the program hit EMFILE; 1 if one was released. */
+int shim_yield_fd(void);
+/*
+ * EXPR, called again when it failed with EMFILE and we gave up our
+ * socket (shim_yield_fd): the program gets the descriptor it would have
+ * had without us.  BAD is EXPR's failure value, SAVED the caller's errno
+ * at entry (restored before the retry).  Only for calls that fail with
+ * EMFILE before doing anything, so a retry repeats nothing.
+ */
+#define SHIM_FD_RETRY(bad, saved, expr)                                  \
+	({                                                               \
+		__typeof__(expr) r__ = (expr);                           \
+		if (r__ == (bad) && errno == EMFILE && shim_yield_fd()) { \
+			errno = (saved);                                 \
+			r__ = (expr);                                    \
+		}                                                        \
+		r__;                                                     \
+	})
 /* Resets per-process state in a fork child (pthread_atfork). */
 void shim_emit_atfork_child(void);
 /* Image end (destructor, exec): one bounded try to deliver the backlog and

@@ -204,6 +204,66 @@ git -C clone log --oneline | wc -l
         self.assertIn(b"via-1000", b.stdout)
         self.assertTrue(b.stdout.startswith(b"0 1 2 3 900 901 \n"), b.stdout)
 
+    def test_bash_redirect_onto_the_shims_own_descriptor(self):
+        # Aim at the shim's socket on purpose: bash's fcntl(N, F_GETFD)
+        # must find N free (the socket steps aside), or bash takes N for
+        # one of its own saved descriptors and undoes `exec N>file`.
+        if not shutil.which("bash"):
+            self.skipTest("bash not installed")
+        script = (": > warm.txt; "
+                  "n=$(ls -l /proc/$$/fd | awk '/socket:/ {print $9}' | sort -n | tail -1); "
+                  "[ -n \"$n\" ] || { echo no-socket; exit 3; }; "
+                  "eval \"exec $n>aimed.txt\"; eval \"echo via-ours >&$n\"; "
+                  "ls /proc/self/fd | grep -qx \"$n\" && echo child-sees-it; "
+                  "eval \"exec $n>&-\"; : > after.txt; cat aimed.txt")
+        d = os.path.join(self.work, "aim")
+        os.mkdir(d)
+        cp = subprocess.run(["bash", "-c", script], cwd=d,
+                            env=self.w.env(plain_env()), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(cp.stdout, b"child-sees-it\nvia-ours\n", cp.stderr)
+        self.assertEqual(cp.stderr, b"")
+        # The shim kept recording after the program took its number.
+        rows = self.w.records()
+        self.assertTrue([r for r in rows if r["event"] == "open" and
+                         r["target"] == os.path.join(d, "after.txt")], dump(rows, 50))
+        self.assert_pseq_complete(rows)
+
+    def test_descriptor_exhaustion_fails_where_plain_fails(self):
+        # The program gets the descriptor our socket held: it runs out at
+        # the same count as without the shim, and nothing is lost silently.
+        prog = ("import os, resource\n"
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+                "kinds = [('open-w', lambda i: os.open('f%d' % i, os.O_WRONLY | os.O_CREAT, 0o644)),\n"
+                "         ('open-r', lambda i: os.open('/dev/null', os.O_RDONLY)),\n"
+                "         ('pipe', lambda i: os.pipe()), ('dup', lambda i: os.dup(0))]\n"
+                "for name, k in kinds:\n"
+                "    got = []\n"
+                "    while True:\n"
+                "        try:\n"
+                "            r = k(len(got))\n"
+                "        except OSError as e:\n"
+                "            print(name, len(got), e.errno)\n"
+                "            break\n"
+                "        got += list(r) if isinstance(r, tuple) else [r]\n"
+                "    for fd in got:\n"
+                "        os.close(fd)\n"
+                "open('done.txt', 'w').write('ok')\n")
+        res = self.both(None, "emfile", argv=[PYTHON, "-c", prog])
+        b = self.same(res)
+        self.assertEqual(len(b.stdout.splitlines()), 4, b.stdout)
+        rows = self.w.records()
+        d = res[1][1]
+        self.assertTrue([r for r in rows if r["event"] == "open" and
+                         r["target"] == os.path.join(d, "done.txt")], dump(rows, 50))
+        # The records that waited for a free descriptor arrived in order.
+        made = [r for r in rows if r["event"] == "open" and r["result"] == "ok"
+                and os.path.dirname(r["target"] or "") == d
+                and os.path.basename(r["target"]).startswith("f")]
+        self.assertEqual(len(made), int(b.stdout.split()[1]), dump(rows, 50))
+        self.assert_pseq_complete(rows)
+
     def test_node_child_process_and_fs(self):
         node = shutil.which("node")
         if not node:
