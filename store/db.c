@@ -232,7 +232,13 @@ db_open_rw(const char *path, const char *host, sqlite3 **out, int *lockfd,
 		goto fail;
 	}
 	sqlite3_finalize(q);
-	if (sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
+	/*
+	 * A commit group's dirty pages must fit the page cache, or SQLite
+	 * spills them mid-transaction (writes them twice).  16 MiB holds a
+	 * group of several ten thousand records with their index pages.
+	 */
+	if (sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384",
+			 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, records_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = sql_fail(db, path, "cannot create the schema", err, errlen);
 		goto fail;

@@ -6,8 +6,15 @@
  * assigned at sealing, so a retry never renumbers anything.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "json.h"
@@ -21,7 +28,24 @@
 struct rec *
 rec_new(void)
 {
-	return calloc(1, sizeof(struct rec));
+	/* Not calloc: inl[] need not be zeroed. */
+	struct rec *r = malloc(sizeof *r);
+	if (r)
+		memset(r, 0, offsetof(struct rec, inl));
+	return r;
+}
+
+const char *
+rec_copy(struct rec *r, const char *s, size_t n)
+{
+	if (n < sizeof r->inl - r->inl_used) {
+		char *p = r->inl + r->inl_used;
+		memcpy(p, s, n);
+		p[n] = '\0';
+		r->inl_used += n + 1;
+		return p;
+	}
+	return rec_take(r, strndup(s, n));
 }
 
 const char *
@@ -101,25 +125,65 @@ group_seal(struct writer *w, struct rec *r)
 	return 0;
 }
 
-static void
-rollback(struct writer *w)
-{
-	if (!sqlite3_get_autocommit(w->db))
-		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-}
+/*
+ * --- committing -------------------------------------------------------------
+ *
+ * The event loop seals records into the pending group; a commit thread
+ * writes groups to the database, one transaction and fsync each, while the
+ * loop goes on reading and sealing the next group.  One group is in flight
+ * at a time, so groups commit in seq order; the in-flight group and its
+ * proc_state copy belong to the thread until the loop reaps it.  A failed
+ * commit is retried by the thread, with backoff, until it succeeds or the
+ * writer gives up at stop; meanwhile the pending group grows to its cap and
+ * the loop stops reading (docs/writer.md).
+ */
 
-int
-group_commit(struct writer *w)
+/* A group on its way to the database. */
+struct batch {
+	struct rec *head, *tail;	/* records, seq order */
+	size_t n;			/* how many */
+	struct ps_row *rows;		/* proc_state rows to save with them */
+	size_t nrows;
+};
+
+struct committer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch work;		/* the group in flight */
+	bool busy;			/* WORK handed over, not yet reaped */
+	bool done;			/* WORK committed (or abandoned) */
+	bool stop;			/* exit when idle */
+	bool abandon;			/* give up WORK (stop deadline passed) */
+	bool failing;			/* the last attempt failed */
+	int result;			/* of WORK once DONE: 0, or -EIO given up */
+	int evfd;			/* written when DONE is set */
+};
+
+static void
+batch_free(struct batch *b)
 {
 	struct rec *r;
-	const char *what = "BEGIN";
 
-	if (!w->pend_head)
-		return 0;
+	while ((r = b->head)) {
+		b->head = r->next;
+		rec_free(r);
+	}
+	ps_rows_free(b->rows, b->nrows);
+	memset(b, 0, sizeof *b);
+}
+
+/* One transaction: records, proc_state, COMMIT, then the head file. */
+static int
+commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen)
+{
+	const char *what = "BEGIN";
+	struct rec *r;
+
 	if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	what = "INSERT";
-	for (r = w->pend_head; r; r = r->next) {
+	for (r = b->head; r; r = r->next) {
 		sqlite3_reset(w->ins);
 		if (records_bind(w->ins, &r->r, r->prev, r->hash, r->mac) != SQLITE_OK ||
 		    sqlite3_step(w->ins) != SQLITE_DONE) {
@@ -130,53 +194,268 @@ group_commit(struct writer *w)
 	sqlite3_reset(w->ins);
 	sqlite3_clear_bindings(w->ins);
 	what = "proc_state";
-	if (procs_save(w) < 0)
+	if (procs_save_rows(w->ps_upsert, b->rows, b->nrows) < 0)
 		goto fail;
 	what = "COMMIT";
 	if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	procs_saved(w);
 
 	struct db_head h;
-	h.seq = w->pend_tail->r.seq;
-	memcpy(h.hash, w->pend_tail->hash, CHAIN_HASH_LEN);
-	memcpy(h.mac, w->pend_tail->mac, CHAIN_HASH_LEN);
+	h.seq = b->tail->r.seq;
+	memcpy(h.hash, b->tail->hash, CHAIN_HASH_LEN);
+	memcpy(h.mac, b->tail->mac, CHAIN_HASH_LEN);
 	int hr = db_head_write(w->conf.database, &h);
 	if (hr < 0)
 		log_warnx("%s.head: cannot write: %s (the records are committed)",
 			  w->conf.database, strerror(-hr));
-	if (w->commit_failing)
-		log_crit("commit recovered: %zu records held in memory are now "
-			 "committed (seq %lld..%lld)", w->npend,
-			 (long long)w->pend_head->r.seq, (long long)h.seq);
-	w->committed += w->npend;
-	while ((r = w->pend_head)) {
-		w->pend_head = r->next;
-		/* Alerts only for violations that are in the store. */
-		if (r->alert) {
-			alerts_push(w->alerts, r->alert, r->alert_severity);
-			r->alert = NULL;
-		}
-		rec_free(r);
-	}
-	w->pend_tail = NULL;
-	w->npend = 0;
-	w->commit_failing = false;
-	w->retry_at_ms = 0;
-	w->retry_delay_ms = 0;
 	return 0;
 fail:
-	w->retry_delay_ms = !w->retry_delay_ms ? RETRY_MIN_MS
-			    : w->retry_delay_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
-			    : w->retry_delay_ms * 2;
-	log_crit("COMMIT FAILED (%s: %s) on %s: %zu records (seq %lld..%lld) held "
-		 "in memory, retrying in %u ms", what, sqlite3_errmsg(w->db),
-		 w->conf.database, w->npend, (long long)w->pend_head->r.seq,
-		 (long long)w->pend_tail->r.seq, w->retry_delay_ms);
-	rollback(w);
-	w->retry_at_ms = now_mono_ms() + w->retry_delay_ms;
-	w->commit_failing = true;
+	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(w->db));
+	if (!sqlite3_get_autocommit(w->db))
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
 	return -EIO;
+}
+
+static void *
+committer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct committer *cm = w->cm;
+
+	pthread_mutex_lock(&cm->mu);
+	for (;;) {
+		while (!(cm->busy && !cm->done) && !cm->stop)
+			pthread_cond_wait(&cm->cv, &cm->mu);
+		if (!(cm->busy && !cm->done))
+			break;
+		const struct batch *b = &cm->work;
+		unsigned delay = 0;
+		char err[256];
+		pthread_mutex_unlock(&cm->mu);
+		int rc;
+		while ((rc = commit_batch(w, b, err, sizeof err)) < 0) {
+			delay = !delay ? RETRY_MIN_MS
+				: delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
+			log_crit("COMMIT FAILED (%s) on %s: %zu records (seq %lld..%lld) "
+				 "held in memory, retrying in %u ms", err,
+				 w->conf.database, b->n, (long long)b->head->r.seq,
+				 (long long)b->tail->r.seq, delay);
+			pthread_mutex_lock(&cm->mu);
+			cm->failing = true;
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += delay / 1000;
+			until.tv_nsec += (long)(delay % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!cm->abandon &&
+			       pthread_cond_timedwait(&cm->cv, &cm->mu, &until) == 0)
+				;
+			bool give_up = cm->abandon;
+			pthread_mutex_unlock(&cm->mu);
+			if (give_up)
+				break;
+		}
+		pthread_mutex_lock(&cm->mu);
+		if (cm->failing && rc == 0)
+			log_crit("commit recovered: %zu records held in memory are now "
+				 "committed (seq %lld..%lld)", b->n,
+				 (long long)b->head->r.seq, (long long)b->tail->r.seq);
+		cm->failing = false;
+		cm->result = rc;
+		cm->done = true;
+		uint64_t one = 1;
+		if (write(cm->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_warn("commit eventfd");
+	}
+	pthread_mutex_unlock(&cm->mu);
+	return NULL;
+}
+
+int
+group_start(struct writer *w)
+{
+	struct committer *cm = calloc(1, sizeof *cm);
+	if (!cm)
+		return -ENOMEM;
+	cm->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (cm->evfd < 0) {
+		int e = errno;
+		free(cm);
+		return -e;
+	}
+	pthread_mutex_init(&cm->mu, NULL);
+	pthread_cond_init(&cm->cv, NULL);
+	w->cm = cm;
+	int e = pthread_create(&cm->thread, NULL, committer_main, w);
+	if (e) {
+		close(cm->evfd);
+		free(cm);
+		w->cm = NULL;
+		return -e;
+	}
+	return 0;
+}
+
+int
+group_eventfd(const struct writer *w)
+{
+	return w->cm ? w->cm->evfd : -1;
+}
+
+void
+group_reap(struct writer *w)
+{
+	struct committer *cm = w->cm;
+	struct batch b;
+	uint64_t v;
+
+	if (read(cm->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
+		log_warn("commit eventfd");
+	pthread_mutex_lock(&cm->mu);
+	if (!cm->busy || !cm->done) {
+		pthread_mutex_unlock(&cm->mu);
+		return;
+	}
+	bool abandoned = cm->result < 0;
+	b = cm->work;
+	memset(&cm->work, 0, sizeof cm->work);
+	cm->busy = cm->done = false;
+	pthread_mutex_unlock(&cm->mu);
+	if (abandoned) {
+		log_crit("%zu records (seq %lld..%lld) could not be committed and "
+			 "are lost; the next start records an unclean shutdown",
+			 b.n, (long long)b.head->r.seq, (long long)b.tail->r.seq);
+		w->lost += b.n;
+	} else {
+		w->committed += b.n;
+		/* Alerts only for violations that are in the store. */
+		for (struct rec *r = b.head; r; r = r->next)
+			if (r->alert) {
+				alerts_push(w->alerts, r->alert, r->alert_severity);
+				r->alert = NULL;
+			}
+	}
+	batch_free(&b);
+}
+
+int
+group_due(const struct writer *w, uint64_t now)
+{
+	if (!w->pend_head || group_busy(w))
+		return -1;
+	if (w->npend >= w->conf.commit_max)
+		return 0;
+	uint64_t due = w->pend_since_ms + w->conf.commit_interval_ms;
+	return now >= due ? 0 : (int)(due - now);
+}
+
+bool
+group_busy(const struct writer *w)
+{
+	struct committer *cm = w->cm;
+	pthread_mutex_lock(&cm->mu);
+	bool busy = cm->busy;
+	pthread_mutex_unlock(&cm->mu);
+	return busy;
+}
+
+bool
+group_failing(const struct writer *w)
+{
+	struct committer *cm = w->cm;
+	pthread_mutex_lock(&cm->mu);
+	bool failing = cm->failing;
+	pthread_mutex_unlock(&cm->mu);
+	return failing;
+}
+
+void
+group_kick(struct writer *w, bool force)
+{
+	struct committer *cm = w->cm;
+	struct ps_row *rows;
+	size_t nrows;
+
+	if (!w->pend_head)
+		return;
+	if (!force && group_due(w, now_mono_ms()) != 0)
+		return;
+	pthread_mutex_lock(&cm->mu);
+	if (cm->busy) {
+		pthread_mutex_unlock(&cm->mu);
+		return;
+	}
+	pthread_mutex_unlock(&cm->mu);
+	if (procs_snapshot(w, &rows, &nrows) < 0)
+		return;		/* no memory: try again at the next kick */
+	pthread_mutex_lock(&cm->mu);
+	cm->work = (struct batch){ .head = w->pend_head, .tail = w->pend_tail,
+				   .n = w->npend, .rows = rows, .nrows = nrows };
+	cm->busy = true;
+	cm->done = false;
+	pthread_cond_signal(&cm->cv);
+	pthread_mutex_unlock(&cm->mu);
+	w->pend_head = w->pend_tail = NULL;
+	w->npend = 0;
+}
+
+int
+group_drain(struct writer *w, unsigned deadline_ms)
+{
+	struct committer *cm = w->cm;
+	uint64_t give_up = now_mono_ms() + deadline_ms;
+	int rc = 0;
+
+	for (;;) {
+		group_reap(w);
+		group_kick(w, true);
+		if (!group_busy(w) && !w->pend_head)
+			break;
+		uint64_t now = now_mono_ms();
+		if (now >= give_up) {
+			pthread_mutex_lock(&cm->mu);
+			cm->abandon = true;
+			pthread_cond_signal(&cm->cv);
+			pthread_mutex_unlock(&cm->mu);
+			rc = -EIO;
+			give_up = UINT64_MAX;	/* now wait for the thread to let go */
+			continue;
+		}
+		struct pollfd p = { .fd = cm->evfd, .events = POLLIN };
+		uint64_t left = give_up - now;
+		poll(&p, 1, left > 1000 ? 1000 : (int)left);
+	}
+	if (rc < 0 && w->pend_head) {
+		log_crit("%zu records (seq %lld..%lld) could not be committed and are "
+			 "lost; the next start records an unclean shutdown", w->npend,
+			 (long long)w->pend_head->r.seq, (long long)w->pend_tail->r.seq);
+		w->lost += w->npend;
+	}
+	return rc;
+}
+
+static void
+group_stop(struct writer *w)
+{
+	struct committer *cm = w->cm;
+
+	if (!cm)
+		return;
+	pthread_mutex_lock(&cm->mu);
+	cm->stop = cm->abandon = true;
+	pthread_cond_signal(&cm->cv);
+	pthread_mutex_unlock(&cm->mu);
+	pthread_join(cm->thread, NULL);
+	if (cm->busy)
+		batch_free(&cm->work);
+	close(cm->evfd);
+	pthread_cond_destroy(&cm->cv);
+	pthread_mutex_destroy(&cm->mu);
+	free(cm);
+	w->cm = NULL;
 }
 
 int
@@ -203,6 +482,7 @@ group_fini(struct writer *w)
 {
 	struct rec *r;
 
+	group_stop(w);
 	while ((r = w->pend_head)) {
 		w->pend_head = r->next;
 		rec_free(r);

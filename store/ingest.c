@@ -206,7 +206,7 @@ dup_time(struct rec *r, uint64_t ns)
 	char buf[32];
 
 	fmt_time_ns(ns, buf);
-	return rec_take(r, strdup(buf));
+	return rec_copy(r, buf, strlen(buf));
 }
 
 static const char *
@@ -215,13 +215,13 @@ dup_image(struct rec *r, uint64_t image)
 	char buf[17];
 
 	snprintf(buf, sizeof buf, "%016" PRIx64, image);
-	return rec_take(r, strdup(buf));
+	return rec_copy(r, buf, 16);
 }
 
 static const char *
 dup_str(struct rec *r, const char *s)
 {
-	return s ? rec_take(r, strdup(s)) : NULL;
+	return s ? rec_copy(r, s, strlen(s)) : NULL;
 }
 
 /* The fields every record shares. */
@@ -675,7 +675,7 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 		size_t n = in.target_len;
 		const char *t = redact(w, r->r.target, &n, &d.redacted);
 		if (t != r->r.target) {
-			r->r.target = rec_take(r, strndup(t, n));
+			r->r.target = rec_copy(r, t, n);
 			oom |= !r->r.target;
 		}
 	}

@@ -701,23 +701,71 @@ procs_session_of(struct writer *w, pid_t pid, const char **session,
 }
 
 int
-procs_save(struct writer *w)
+procs_snapshot(struct writer *w, struct ps_row **out, size_t *n)
 {
-	sqlite3_stmt *st = w->ps_upsert;
+	size_t count = 0, i = 0;
+	struct proc *e;
+
+	*out = NULL;
+	*n = 0;
+	for (e = w->procs->dirty; e; e = e->dnext)
+		count++;
+	if (!count)
+		return 0;
+	struct ps_row *rows = calloc(count, sizeof *rows);
+	if (!rows)
+		return -ENOMEM;
+	for (e = w->procs->dirty; e; e = e->dnext, i++) {
+		rows[i].pid = e->pid;
+		rows[i].image = e->image;
+		rows[i].last_pseq = (int64_t)(track_next(e) - 1);
+		rows[i].session = strdup(e->sess->name);
+		rows[i].agent = e->sess->agent ? strdup(e->sess->agent) : NULL;
+		if (!rows[i].session || (e->sess->agent && !rows[i].agent)) {
+			ps_rows_free(rows, i + 1);
+			return -ENOMEM;
+		}
+	}
+	/* The copy is what gets saved (and retried until it is). */
+	struct proc *next;
+	for (e = w->procs->dirty; e; e = next) {
+		next = e->dnext;
+		e->dirty = false;
+		e->dnext = NULL;
+	}
+	w->procs->dirty = NULL;
+	*out = rows;
+	*n = count;
+	return 0;
+}
+
+void
+ps_rows_free(struct ps_row *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].session);
+		free(rows[i].agent);
+	}
+	free(rows);
+}
+
+int
+procs_save_rows(sqlite3_stmt *st, const struct ps_row *rows, size_t n)
+{
 	char img[17], now[32];
 
 	fmt_time_ns(now_realtime_ns(), now);
-	for (struct proc *e = w->procs->dirty; e; e = e->dnext) {
-		snprintf(img, sizeof img, "%016" PRIx64, e->image);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(img, sizeof img, "%016" PRIx64, rows[i].image);
 		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, e->pid);
+		sqlite3_bind_int64(st, 1, rows[i].pid);
 		sqlite3_bind_text(st, 2, img, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, e->sess->name, -1, SQLITE_STATIC);
-		if (e->sess->agent)
-			sqlite3_bind_text(st, 4, e->sess->agent, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, rows[i].session, -1, SQLITE_STATIC);
+		if (rows[i].agent)
+			sqlite3_bind_text(st, 4, rows[i].agent, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 4);
-		sqlite3_bind_int64(st, 5, (int64_t)(track_next(e) - 1));
+		sqlite3_bind_int64(st, 5, rows[i].last_pseq);
 		sqlite3_bind_text(st, 6, now, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			sqlite3_reset(st);
@@ -727,19 +775,6 @@ procs_save(struct writer *w)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return 0;
-}
-
-void
-procs_saved(struct writer *w)
-{
-	struct proc *e, *n;
-
-	for (e = w->procs->dirty; e; e = n) {
-		n = e->dnext;
-		e->dirty = false;
-		e->dnext = NULL;
-	}
-	w->procs->dirty = NULL;
 }
 
 int

@@ -6,6 +6,7 @@
 #include "records.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 const char records_schema_sql[] =
@@ -145,14 +146,29 @@ now_realtime_ns(void)
 void
 fmt_time_ns(uint64_t ns, char buf[32])
 {
+	/* The date and time to the second, kept for the next call: records
+	 * arrive many per second, and gmtime_r + strftime cost more than
+	 * the rest of the formatting together. */
+	static __thread time_t last_sec = -1;
+	static __thread char last[20];
 	time_t sec = (time_t)(ns / 1000000000u);
 	unsigned us = (unsigned)(ns % 1000000000u / 1000u);
-	struct tm tm;
 
-	if (!gmtime_r(&sec, &tm)) {
-		snprintf(buf, 32, "1970-01-01T00:00:00.000000Z");
-		return;
+	if (sec != last_sec) {
+		struct tm tm;
+		if (!gmtime_r(&sec, &tm) ||
+		    strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+			snprintf(buf, 32, "1970-01-01T00:00:00.000000Z");
+			return;
+		}
+		last_sec = sec;
 	}
-	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, 32 - n, ".%06uZ", us);
+	memcpy(buf, last, 19);
+	buf[19] = '.';
+	for (int i = 25; i >= 20; i--) {
+		buf[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	buf[26] = 'Z';
+	buf[27] = '\0';
 }

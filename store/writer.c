@@ -46,7 +46,7 @@ struct client {
 };
 
 /* Tags stored in epoll data for the non-client descriptors. */
-static char tag_listener, tag_signal, tag_clients;
+static char tag_listener, tag_signal, tag_clients, tag_commit;
 
 /* Event-loop state. */
 struct loop {
@@ -484,8 +484,8 @@ client_read(struct writer *w, struct loop *l, struct client *c, unsigned budget)
 		budget -= (unsigned)n;
 		if ((unsigned)n < vlen)
 			return RS_DRAINED;
-		if (w->npend >= w->conf.commit_max && !w->commit_failing)
-			group_commit(w);
+		if (w->npend >= w->conf.commit_max)
+			group_kick(w, false);
 	}
 	return RS_MORE;
 }
@@ -506,19 +506,6 @@ set_paused(struct writer *w, struct loop *l, bool paused)
 		log_info("reading from clients again");
 }
 
-static int
-commit_due(struct writer *w, uint64_t now)
-{
-	if (!w->npend)
-		return -1;
-	if (w->commit_failing)
-		return now >= w->retry_at_ms ? 0 : (int)(w->retry_at_ms - now);
-	if (w->npend >= w->conf.commit_max)
-		return 0;
-	uint64_t due = w->pend_since_ms + w->conf.commit_interval_ms;
-	return now >= due ? 0 : (int)(due - now);
-}
-
 static void
 run(struct writer *w, struct loop *l)
 {
@@ -527,7 +514,7 @@ run(struct writer *w, struct loop *l)
 
 	while (!l->stop_signal) {
 		uint64_t now = now_mono_ms();
-		int timeout = commit_due(w, now);
+		int timeout = group_due(w, now);
 		if (timeout < 0 || timeout > 250)
 			timeout = 250;	/* the hole timer's resolution */
 		int n = epoll_wait(l->ep, evs, 64, timeout);
@@ -546,6 +533,8 @@ run(struct writer *w, struct loop *l)
 					else
 						l->stop_signal = (int)si.ssi_signo;
 				}
+			} else if (p == &tag_commit) {
+				group_reap(w);
 			} else if (p == &tag_clients) {
 				struct epoll_event cev[64];
 				int m = epoll_wait(l->ep_clients, cev, 64, 0);
@@ -560,8 +549,7 @@ run(struct writer *w, struct loop *l)
 			coverage_tick(w, now, false);
 			last_tick = now;
 		}
-		if (commit_due(w, now) == 0)
-			group_commit(w);
+		group_kick(w, false);
 		if (!l->paused && w->npend >= w->pend_cap)
 			set_paused(w, l, true);
 		else if (l->paused && w->npend < w->pend_cap / 2)
@@ -590,7 +578,7 @@ shutdown_writer(struct writer *w, struct loop *l)
 		n = c->next;
 		while (client_read(w, l, c, 4096) == RS_MORE)
 			if (w->npend >= w->conf.commit_max)
-				group_commit(w);
+				group_kick(w, false);
 	}
 	procs_tick(w, now_mono_ms(), true);
 	coverage_tick(w, now_mono_ms(), true);
@@ -607,18 +595,8 @@ shutdown_writer(struct writer *w, struct loop *l)
 	if (ingest_lifecycle(w, "writer_stop", jbuf_text(&d)) < 0)
 		log_crit("cannot seal the writer_stop record");
 	jbuf_free(&d);
-	uint64_t give_up = now_mono_ms() + STOP_RETRY_MS;
-	while (group_commit(w) < 0) {
-		if (now_mono_ms() >= give_up) {
-			log_crit("%zu records (seq %" PRId64 "..%" PRId64 ") could not be "
-				 "committed and are lost; the next start records an "
-				 "unclean shutdown", w->npend, w->pend_head->r.seq,
-				 w->pend_tail->r.seq);
-			rc = 1;
-			break;
-		}
-		usleep(w->retry_delay_ms * 1000u);
-	}
+	if (group_drain(w, STOP_RETRY_MS) < 0)
+		rc = 1;
 	while (l->clients)
 		client_close(l, l->clients);
 	return rc;
@@ -753,8 +731,9 @@ main(int argc, char **argv)
 	absolutize(&w.conf.socket);
 	absolutize(&w.conf.database);
 	absolutize(&w.conf.key);
-	w.pend_cap = w.conf.commit_max * 16 > 65536 ? w.conf.commit_max * 16
-						     : 65536;
+	/* Memory bound: this many sealed records wait while one group is
+	 * being committed (about 1.5 KiB each); reading pauses past it. */
+	w.pend_cap = w.conf.commit_max * 8 > 8192 ? w.conf.commit_max * 8 : 8192;
 
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
@@ -846,8 +825,11 @@ main(int argc, char **argv)
 	}
 	jbuf_free(&d);
 	free(last_event);
-	if (group_commit(&w) < 0)
-		log_crit("cannot commit the writer_start record; will retry");
+	int e = group_start(&w);
+	if (e < 0)
+		fatalx("cannot start the commit thread: %s", strerror(-e));
+	ep_add(l.ep, group_eventfd(&w), EPOLLIN, &tag_commit);
+	group_kick(&w, true);
 	log_info("auditshimd %s: listening on %s, database %s (seq %" PRId64 ")",
 		 AUDITSHIM_VERSION, w.conf.socket, w.conf.database, w.seq);
 

@@ -38,6 +38,9 @@
 #define REC_MAX_OWN 16
 /* Most policies one record can break (more are not reported). */
 #define REC_MAX_POLICIES 8
+/* Bytes of short strings (times, image, session, exe...) a record holds
+ * inline, saving an allocation each. */
+#define REC_INLINE 512
 
 /* One record on its way to the database. */
 struct rec {
@@ -51,6 +54,8 @@ struct rec {
 						 * to send once committed, owned */
 	int alert_severity;			/* its enum rules_severity */
 	struct rec *next;			/* next in the pending group */
+	size_t inl_used;			/* bytes of inl[] taken */
+	char inl[REC_INLINE];			/* short strings (rec_copy) */
 };
 
 struct procs;
@@ -78,12 +83,11 @@ struct writer {
 	size_t npend;			/* records in it */
 	size_t pend_cap;		/* hard cap: stop reading at this */
 	uint64_t pend_since_ms;		/* monotonic time of the first */
-	uint64_t retry_at_ms;		/* next commit attempt after a failure, 0 none */
-	unsigned retry_delay_ms;	/* current backoff */
-	bool commit_failing;		/* the last commit failed */
-	sqlite3_stmt *ins;		/* RECORDS_INSERT */
-	sqlite3_stmt *ps_upsert;	/* proc_state upsert */
+	struct committer *cm;		/* the commit thread (group.c) */
+	sqlite3_stmt *ins;		/* RECORDS_INSERT; the commit thread's */
+	sqlite3_stmt *ps_upsert;	/* proc_state upsert; the commit thread's */
 	uint64_t committed;		/* records committed this run */
+	uint64_t lost;			/* sealed but never committed (stop) */
 
 	struct procs *procs;		/* process / session / pseq tables */
 	struct coverage *coverage;	/* execs awaiting their image_start */
@@ -108,6 +112,9 @@ struct rec *rec_new(void);
 const char *rec_text(struct rec *r, const char *s, size_t n);
 /* Takes ownership of malloc'd S (may be NULL); returns it. */
 const char *rec_take(struct rec *r, char *s);
+/* A NUL-terminated copy of N bytes of S owned by R (inline if it fits),
+ * or NULL on allocation failure. */
+const char *rec_copy(struct rec *r, const char *s, size_t n);
 void rec_free(struct rec *r);
 /*
  * Assigns the next seq, seals R (prev_hash, hash, mac) and appends it to
@@ -115,14 +122,33 @@ void rec_free(struct rec *r);
  * -EIO/-ENOMEM (R freed; the chain position is unchanged).
  */
 int group_seal(struct writer *w, struct rec *r);
-/*
- * Commits the pending group (one transaction, proc_state included) and
- * writes the head file.  Returns 0 (also when nothing is pending), or a
- * negative code with the group kept for a retry (backoff state updated).
- */
-int group_commit(struct writer *w);
-/* Prepares statements and loads the chain position. 0 or -EIO. */
+/* Prepares the statements.  0 or -EIO. */
 int group_init(struct writer *w);
+/*
+ * Starts the commit thread; from then on only it uses W->db.  0 or
+ * -errno.  Each group is one transaction (records and proc_state), then
+ * the head file is written.
+ */
+int group_start(struct writer *w);
+/* Readable when a group has been committed: call group_reap(). */
+int group_eventfd(const struct writer *w);
+/* Hands the pending group to the commit thread if it is idle and the
+ * group is due (FORCE: whenever there is one). */
+void group_kick(struct writer *w, bool force);
+/* Takes back a committed group: queues its alerts, frees it. */
+void group_reap(struct writer *w);
+/* ms until group_kick has work (0 now), or -1 (nothing, or one in flight). */
+int group_due(const struct writer *w, uint64_t now_ms);
+/* A group is in flight. */
+bool group_busy(const struct writer *w);
+/* The group in flight has failed to commit at least once. */
+bool group_failing(const struct writer *w);
+/*
+ * Stop: commits everything sealed, retrying for at most DEADLINE_MS.
+ * Returns 0, or -EIO when records were given up (counted in W->lost).
+ */
+int group_drain(struct writer *w, unsigned deadline_ms);
+/* Stops the commit thread and frees what is left. */
 void group_fini(struct writer *w);
 
 /* ---- coverage.c: exec <-> image_start pairing ---- */
@@ -154,10 +180,23 @@ struct procs *procs_new(void);
 void procs_free(struct procs *p);
 /* Loads proc_state rows (dropping those of dead processes). 0 or -EIO. */
 int procs_load(struct writer *w);
-/* Upserts every changed (pid, image) row; inside the commit transaction. */
-int procs_save(struct writer *w);
-/* Marks the saved state as committed (after COMMIT succeeded). */
-void procs_saved(struct writer *w);
+/* One proc_state row to save, copied out of the table. */
+struct ps_row {
+	int64_t pid;
+	uint64_t image;
+	char *session;		/* owned */
+	char *agent;		/* owned, or NULL */
+	int64_t last_pseq;
+};
+/*
+ * Copies every changed (pid, image) entry into *ROWS (malloc'd, *N of
+ * them; NULL and 0 if none) and marks them saved: the copy goes with the
+ * records it belongs to and is committed with them.  0 or -ENOMEM.
+ */
+int procs_snapshot(struct writer *w, struct ps_row **rows, size_t *n);
+void ps_rows_free(struct ps_row *rows, size_t n);
+/* Upserts ROWS with the proc_state statement ST; inside a transaction. */
+int procs_save_rows(sqlite3_stmt *st, const struct ps_row *rows, size_t n);
 
 /* What procs_receive saw about a pseq. */
 enum track_status {
