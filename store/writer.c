@@ -28,6 +28,7 @@
 #include "verify.h"
 #include "json.h"
 #include "log.h"
+#include "peers.h"
 #include "records.h"
 #include "writer.h"
 
@@ -788,6 +789,10 @@ main(int argc, char **argv)
 	int64_t last_seq = w.seq;
 	w.procs = procs_new();
 	w.coverage = coverage_new();
+	w.peers = peers_new(rules_resolved_cache(w.conf.rules),
+			    rules_resolved_ttl_ms(w.conf.rules));
+	if (!w.peers)
+		fatalx("out of memory");
 	if (!w.procs || group_init(&w) < 0)
 		fatalx("%s: %s", w.conf.database, sqlite3_errmsg(w.db));
 	if (procs_load(&w) < 0)
@@ -864,6 +869,7 @@ main(int argc, char **argv)
 	group_fini(&w);
 	procs_free(w.procs);
 	coverage_free(w.coverage);
+	peers_free(w.peers);
 	db_close(w.db);
 	close(w.lockfd);
 	chain_ctx_free(w.chain);

@@ -97,6 +97,8 @@ struct writer {
 	const char *alert_file;		/* --alert-file, overrides [alerts] file */
 	uint64_t violations;		/* policy_violation records this run */
 	uint64_t redactions;		/* secrets replaced this run */
+	struct peers *peers;		/* addresses allowed host names resolved
+					 * to (peers.h), or NULL */
 };
 
 /* ---- group.c ---- */
