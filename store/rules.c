@@ -49,6 +49,7 @@ static const char *const event_names[] = {
 	"mkdir", "truncate", "chmod", "chown", "link", "symlink", "connect",
 	"bind", "listen", "sendto", "resolve", "blind_spot", "gap", "mknod",
 	"approval", "writer_start", "writer_stop", "policy_violation",
+	"writer_reload",
 };
 #define NEVENTS (sizeof event_names / sizeof event_names[0])
 /* Bit of an event the table does not know (only "any event" rules see it). */

@@ -84,24 +84,6 @@ usage(void)
 	exit(2);
 }
 
-/* Makes PATH absolute against the current directory (we chdir("/")). */
-static void
-absolutize(char **path)
-{
-	char cwd[PATH_MAX];
-
-	if ((*path)[0] == '/')
-		return;
-	if (!getcwd(cwd, sizeof cwd))
-		fatalx("getcwd: %s", strerror(errno));
-	char *p = malloc(strlen(cwd) + strlen(*path) + 2);
-	if (!p)
-		fatalx("out of memory");
-	sprintf(p, "%s/%s", cwd, *path);
-	free(*path);
-	*path = p;
-}
-
 static void
 load_key(struct writer *w)
 {
@@ -542,8 +524,7 @@ run(struct writer *w, struct loop *l)
 				struct signalfd_siginfo si;
 				while (read(l->sigfd, &si, sizeof si) == sizeof si) {
 					if (si.ssi_signo == SIGHUP)
-						log_info("SIGHUP ignored (restart to "
-							 "reload the configuration)");
+						writer_reload(w);
 					else
 						l->stop_signal = (int)si.ssi_signo;
 				}
@@ -747,13 +728,18 @@ main(int argc, char **argv)
 		conf_free(&w.conf);
 		return 0;
 	}
-	if ((o_socket && conf_set(&w.conf.socket, o_socket) < 0) ||
-	    (o_db && conf_set(&w.conf.database, o_db) < 0) ||
-	    (o_key && conf_set(&w.conf.key, o_key) < 0))
+	/* Relative paths are taken against this directory (we chdir("/")),
+	 * now and at every reload. */
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		fatalx("getcwd: %s", strerror(errno));
+	w.opt_socket = o_socket;
+	w.opt_db = o_db;
+	w.opt_key = o_key;
+	if (!(w.start_cwd = strdup(cwd)) ||
+	    (cfile && !(w.config_file = writer_abspath(&w, cfile))) ||
+	    writer_settings(&w, &w.conf, err, sizeof err) < 0)
 		fatalx("out of memory");
-	absolutize(&w.conf.socket);
-	absolutize(&w.conf.database);
-	absolutize(&w.conf.key);
 	w.pend_cap = w.conf.commit_max * 16 > 65536 ? w.conf.commit_max * 16
 						     : 65536;
 
@@ -870,6 +856,8 @@ main(int argc, char **argv)
 	procs_free(w.procs);
 	coverage_free(w.coverage);
 	peers_free(w.peers);
+	free(w.config_file);
+	free(w.start_cwd);
 	db_close(w.db);
 	close(w.lockfd);
 	chain_ctx_free(w.chain);
