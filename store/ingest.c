@@ -292,7 +292,7 @@ policy_check(struct writer *w, struct rec *r, const char *argv,
 		.target = r->r.target,
 		.target_len = r->r.target ? strlen(r->r.target) : 0,
 		.argv = argv, .argv_len = argv_len, .exe = r->r.exe,
-		.peers = w->peers, .now_ms = now_mono_ms(),
+		.peers = w->peers,
 	};
 	enum rules_severity top = RS_INFO;
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <pcre2.h>
 
@@ -99,6 +100,7 @@ struct rule {
 	pcre2_code *re_unless;	/* compiled exemption, or NULL */
 	bool group;		/* redact: the pattern has a capture group */
 	bool peer_unlisted;	/* policy: "peer = unlisted" */
+	bool argv_only;		/* redact: secret_flags, for argv elements only */
 	unsigned seen;		/* K_* bits set */
 };
 
@@ -144,6 +146,9 @@ struct rules {
 	size_t nfiles;		/* how many */
 	pcre2_code *re_any;	/* every [redact] pattern as one alternation:
 				 * a value it does not match needs no more */
+	size_t ntext;		/* [redact] patterns for any text (all but
+				 * secret_flags, which sees argv elements only) */
+	struct rule *sflag_rule;	/* the secret_flags entry, or NULL */
 	pcre2_match_data *md;	/* shared by every match */
 	pcre2_match_context *mctx;	/* limits */
 	pcre2_jit_stack *jstack;	/* JIT stack for deep patterns */
@@ -773,15 +778,17 @@ parse_sflags(struct rules *rs, const char *value, struct jbuf *re, char *why,
 		}
 		rs->nsflags++;
 	}
-	/* (?:(?:^|\s)FLAGS|(?:^|[\s/])PROG\s(?:[^|;&\n]*?\s)?FLAGS|...)VALUE:
+	/* (?:(?<!\S)FLAGS|(?<![^\s/])PROG\s(?:[^|;&\n]*?\s)?FLAGS|...)VALUE:
 	 * a scoped flag counts after its program's name in the same command
-	 * (no | ; & between them). */
+	 * (no | ; & between them).  Lookbehinds rather than (?:^|\s) keep
+	 * the first byte of a match a '-' or a program's initial, which
+	 * PCRE2 uses to skip ahead: most text has no secret. */
 	bool alt = false;
 	jbuf_reset(re);
 	jbuf_adds(re, "(?:");
 	for (size_t i = 0; i < rs->nsflags; i++) {
 		if (rs->sflags[i].prog == NULL) {
-			jbuf_adds(re, "(?:^|\\s)");
+			jbuf_adds(re, "(?<!\\S)");
 			flags_regex(re, rs, NULL);
 			alt = true;
 			break;
@@ -795,7 +802,7 @@ parse_sflags(struct rules *rs, const char *value, struct jbuf *re, char *why,
 				first = false;
 		if (!first)
 			continue;
-		jbuf_adds(re, alt ? "|(?:^|[\\s/])" : "(?:^|[\\s/])");
+		jbuf_adds(re, alt ? "|(?<![^\\s/])" : "(?<![^\\s/])");
 		quote_literal(re, prog, strlen(prog));
 		jbuf_adds(re, "\\s(?:[^|;&\\n]*?\\s)?");
 		flags_regex(re, rs, prog);
@@ -838,6 +845,8 @@ rules_conf_key(struct rules *rs, const char *section, const char *name,
 		r->pattern_line = line;
 		if (strcmp(name, SECRET_FLAGS) == 0) {
 			/* Not a pattern: a list the pattern is built from. */
+			r->argv_only = true;
+			rs->sflag_rule = r;
 			struct jbuf re = { 0 };
 			int rc = parse_sflags(rs, value, &re, why, whylen)
 				 ? set_str(&r->pattern, jbuf_text(&re), why, whylen)
@@ -1026,16 +1035,19 @@ rules_compile(struct rules *rs, char *err, size_t errlen)
 	 * shift), every value simply runs every pattern. */
 	struct jbuf all = { 0 }, x = { 0 };
 	char why[256];
+	rs->ntext = 0;
 	for (size_t i = 0; i < rs->redact.n; i++) {
+		if (rs->redact.v[i]->argv_only)
+			continue;
 		if (!expand(rs, rs->redact.v[i]->pattern, &x, why, sizeof why))
 			break;
-		jbuf_adds(&all, i ? "|(?:" : "(?:");
+		jbuf_adds(&all, rs->ntext++ ? "|(?:" : "(?:");
 		jbuf_add(&all, jbuf_text(&x), x.len);
 		jbuf_adds(&all, ")");
 	}
 	pcre2_code_free(rs->re_any);
 	rs->re_any = NULL;
-	if (rs->redact.n && !all.oom) {
+	if (rs->ntext && !all.oom) {
 		int ec;
 		PCRE2_SIZE off;
 		rs->re_any = pcre2_compile((PCRE2_SPTR)jbuf_text(&all), all.len, 0,
@@ -1157,7 +1169,14 @@ peer_unlisted(const struct rules *rs, const struct rules_input *in)
 			if (peers_in_net(&a, &rs->nets[i].a, rs->nets[i].prefix))
 				return false;
 		/* Explained by a lookup of a name that is still allowed. */
-		const char *host = peers_lookup(in->peers, &a, in->now_ms);
+		uint64_t now = in->now_ms;
+		if (!now && in->peers) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			now = (uint64_t)ts.tv_sec * 1000u +
+			      (uint64_t)ts.tv_nsec / 1000000u;
+		}
+		const char *host = peers_lookup(in->peers, &a, now);
 		return !(host && rules_host_allowed(rs, host, strlen(host)));
 	}
 	/* Unix sockets (path, @abstract) and other families are not peers. */
@@ -1231,15 +1250,23 @@ add_tag(struct rules *rs, struct chain_ctx *key, struct jbuf *b,
 	return 0;
 }
 
-int
-rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
-	     struct jbuf *out)
+/*
+ * rules_redact over S; ARGV: S is an argv element, which secret_flags'
+ * pattern sees too (scripts).  The secret_flags pattern stays out of the
+ * pre-check of other text: paths and addresses hold no flags, and it
+ * would double the cost of a path.
+ */
+static int
+redact_text(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
+	    struct jbuf *out, bool argv)
 {
 	const char *cur = s;
 	size_t curlen = n;
 	int count = 0, which = 0, rc;
 
-	if (rs->re_any && match(rs, rs->re_any, s, n, 0) == 0)
+	if ((!rs->ntext || (rs->re_any && match(rs, rs->re_any, s, n, 0) == 0)) &&
+	    !(argv && rs->sflag_rule && rs->sflag_rule->re &&
+	      match(rs, rs->sflag_rule->re, s, n, 0) != 0))
 		return 0;
 
 	for (size_t i = 0; i < rs->redact.n; i++) {
@@ -1248,7 +1275,7 @@ rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
 		size_t pos = 0, last = 0;
 		bool any = false;
 
-		if (!r->re)
+		if (!r->re || (r->argv_only && !argv))
 			continue;
 		jbuf_reset(b);
 		while (pos <= curlen) {
@@ -1301,6 +1328,13 @@ rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
 	return count;
 }
 
+int
+rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
+	     struct jbuf *out)
+{
+	return redact_text(rs, key, s, n, out, false);
+}
+
 /* True if S (N bytes) matches FLAG, whose '*' stands for [A-Za-z0-9_-]*. */
 static bool
 flag_match(const char *flag, const char *s, size_t n)
@@ -1331,6 +1365,9 @@ static ssize_t
 flag_secret(const struct rules *rs, const char *base, size_t baselen,
 	    const char *prev, size_t prevlen, const char *s, size_t n)
 {
+	/* Every flag starts with '-': most elements need no more. */
+	if (!(prev && prevlen > 1 && prev[0] == '-') && !(n > 1 && s[0] == '-'))
+		return -1;
 	for (size_t i = 0; i < rs->nsflags; i++) {
 		const struct secret_flag *f = &rs->sflags[i];
 		if (f->prog && (strlen(f->prog) != baselen ||
@@ -1372,7 +1409,7 @@ rules_redact_arg(struct rules *rs, struct chain_ctx *key, const char *argv0,
 	ssize_t off = rs->nsflags ? flag_secret(rs, base, baselen, prev, prevlen,
 						s, n) : -1;
 	if (off < 0)
-		return rules_redact(rs, key, s, n, out);
+		return redact_text(rs, key, s, n, out, true);
 	jbuf_reset(out);
 	jbuf_add(out, s, (size_t)off);
 	if ((rc = add_tag(rs, key, out, s + off, n - (size_t)off)) < 0)

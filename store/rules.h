@@ -49,7 +49,8 @@ struct rules_input {
 	const char *exe;	/* exe, or NULL */
 	struct peers *peers;	/* resolved-address cache ("peer = unlisted"),
 				 * or NULL: no address is explained by a lookup */
-	uint64_t now_ms;	/* monotonic ms, for the cache's lifetimes */
+	uint64_t now_ms;	/* CLOCK_MONOTONIC ms for the cache's lifetimes;
+				 * 0: read the clock when a lookup needs it */
 };
 
 /* The set: every rule of the configuration. */

@@ -319,32 +319,58 @@ test_secret_flags(void **state)
 	expect_arg(h1, 2, "Authorization: Bearer ", "tok9");
 }
 
+/* SCRIPT as sh -c's argument becomes PREFIX TAG(SECRET) SUFFIX. */
+static void
+expect_script(const char *script, const char *prefix, const char *secret,
+	      const char *suffix)
+{
+	const char *const argv[] = { "/bin/sh", "-c", script, NULL };
+	char tag[96], want[1024];
+	int n;
+
+	tag_of(secret, tag);
+	snprintf(want, sizeof want, "%s%s%s", prefix, tag, suffix);
+	const char *got = red_arg(argv, 2, &n);
+	if (strcmp(got, want) != 0 || n != 1)
+		fail_msg("'%s': got '%s' (%d), want '%s'", script, got, n, want);
+}
+
+static void
+expect_script_kept(const char *script)
+{
+	const char *const argv[] = { "/bin/sh", "-c", script, NULL };
+	expect_args_kept(argv);
+}
+
 static void
 test_secret_flags_in_scripts(void **state)
 {
 	(void)state;
 	/* One argument holding a whole command: sh -c's script. */
-	expect("mysql -uroot -pS3cret db", "mysql -uroot -p", "S3cret", " db");
-	expect("cd /x && /usr/bin/mysql -h db -pS3cret", "cd /x && /usr/bin/mysql -h db -p",
+	expect_script("mysql -uroot -pS3cret db", "mysql -uroot -p", "S3cret", " db");
+	expect_script("cd /x && /usr/bin/mysql -h db -pS3cret", "cd /x && /usr/bin/mysql -h db -p",
 	       "S3cret", "");
-	expect("curl --token abc https://x", "curl --token ", "abc", " https://x");
-	expect("kubectl --token=abc get pods", "kubectl --token=", "abc", " get pods");
-	expect("app --password 'hunter 2' --v", "app --password ", "'hunter 2'", " --v");
-	expect("app --client-secret \"a b\"c", "app --client-secret ", "\"a b\"c", "");
-	expect("sshpass -p pw ssh host", "sshpass -p ", "pw", " ssh host");
-	expect("curl -fsS -u bob:pw https://x", "curl -fsS -u ", "bob:pw", " https://x");
-	expect("x\n--secret\tS\ny", "x\n--secret\t", "S", "\ny");
-	expect_kept("mkdir -p /tmp/a && ssh -p 22 h && sort -u f");
-	expect_kept("ls | mysqlsh -p 3306");
-	expect_kept("echo mysql; other -pX");
-	expect_kept("curl https://x | tool -u y");
-	expect_kept("--passwords-file x --max-tokens 10 --token-file y");
-	expect_kept("mycurl -u bob:pw");
+	expect_script("curl --token abc https://x", "curl --token ", "abc", " https://x");
+	expect_script("kubectl --token=abc get pods", "kubectl --token=", "abc", " get pods");
+	expect_script("app --password 'hunter 2' --v", "app --password ", "'hunter 2'", " --v");
+	expect_script("app --client-secret \"a b\"c", "app --client-secret ", "\"a b\"c", "");
+	expect_script("sshpass -p pw ssh host", "sshpass -p ", "pw", " ssh host");
+	expect_script("curl -fsS -u bob:pw https://x", "curl -fsS -u ", "bob:pw", " https://x");
+	expect_script("x\n--secret\tS\ny", "x\n--secret\t", "S", "\ny");
+	expect_script_kept("mkdir -p /tmp/a && ssh -p 22 h && sort -u f");
+	expect_script_kept("ls | mysqlsh -p 3306");
+	expect_script_kept("echo mysql; other -pX");
+	expect_script_kept("curl https://x | tool -u y");
+	expect_script_kept("--passwords-file x --max-tokens 10 --token-file y");
+	expect_script_kept("mycurl -u bob:pw");
 	/* The separate and the in-script form give one secret one tag. */
 	char t[96];
 	const char *const a[] = { "mysql", "--password", "hunter2", NULL };
 	tag_of("hunter2", t);
-	assert_non_null(strstr(red("mysql --password hunter2", NULL), t));
+	const char *const sc[] = { "sh", "-c", "mysql --password hunter2", NULL };
+	assert_non_null(strstr(red_arg(sc, 2, NULL), t));
+	/* Flags are for argv: a path or a cwd is not a command line. */
+	expect_kept("/srv/x --password hunter2");
 	assert_string_equal(red_arg(a, 2, NULL), t);
 }
 
