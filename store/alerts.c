@@ -35,6 +35,18 @@
 
 extern char **environ;
 
+/* Where alerts go: the sinks of one configuration.  Only the delivery
+ * thread uses them; a reload swaps in a new set under the lock. */
+struct alert_sinks {
+	int file_fd;		/* NDJSON file, or -1 */
+	char *file;		/* its path, owned */
+	bool syslog;		/* send to the syslog socket */
+	char *syslog_path;	/* its path, owned */
+	int syslog_fd;		/* connected datagram socket, or -1 */
+	bool syslog_warned;	/* "cannot reach syslog" logged */
+	char *command;		/* sh -c command, or NULL, owned */
+};
+
 /* One queued alert. */
 struct alert {
 	char *json;		/* the alert object, owned */
@@ -55,18 +67,16 @@ struct alerts {
 	uint64_t unreported;	/* suppressed since the last summary */
 	uint64_t tokens_milli;	/* token bucket, in thousandths */
 	uint64_t refill_ms;	/* last refill */
-	/* Configuration, fixed at start. */
+	/* Configuration (a reload changes it under the lock). */
 	size_t cap;		/* queue capacity */
 	unsigned rate, burst;	/* per second, at once */
 	unsigned summary_ms;	/* between summaries */
-	const char *host;	/* host name for summaries */
-	int file_fd;		/* NDJSON file, or -1 */
-	char *file;		/* its path, owned */
-	bool syslog;		/* send to the syslog socket */
-	char *syslog_path;	/* its path, owned */
-	int syslog_fd;		/* connected datagram socket, or -1 */
-	bool syslog_warned;	/* "cannot reach syslog" logged */
-	char *command;		/* sh -c command, or NULL, owned */
+	const char *host;	/* host name for summaries (fixed) */
+	struct alert_sinks *sinks;	/* current sinks, owned */
+	struct alert_sinks *in_use;	/* the sinks a delivery in progress
+					 * uses (the thread's), or NULL */
+	struct alert_sinks *retired;	/* replaced while in use: the thread
+					 * frees them when it is done */
 };
 
 /* syslog priorities by enum rules_severity. */
@@ -74,7 +84,7 @@ static const int sev_prio[] = { LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR,
 				LOG_CRIT };
 
 static void
-send_syslog(struct alerts *a, const char *json, int severity)
+send_syslog(struct alert_sinks *a, const char *json, int severity)
 {
 	char buf[8192], ts[32];
 	time_t now = time(NULL);
@@ -115,7 +125,7 @@ send_syslog(struct alerts *a, const char *json, int severity)
 }
 
 static void
-run_command(struct alerts *a, const char *json)
+run_command(struct alert_sinks *a, const char *json)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -176,7 +186,7 @@ run_command(struct alerts *a, const char *json)
 
 /* Sends one alert to every sink; called without the lock. */
 static void
-deliver(struct alerts *a, const char *json, int severity)
+deliver(struct alert_sinks *a, const char *json, int severity)
 {
 	if (a->file_fd >= 0) {
 		size_t len = strlen(json);
@@ -191,9 +201,10 @@ deliver(struct alerts *a, const char *json, int severity)
 		run_command(a, json);
 }
 
-/* Sends a summary of N suppressed alerts (TOTAL so far); without the lock. */
+/* Sends a summary of N suppressed alerts (TOTAL so far) to sinks S;
+ * without the lock. */
 static void
-summarize(struct alerts *a, uint64_t n, uint64_t total)
+summarize(struct alerts *a, struct alert_sinks *s, uint64_t n, uint64_t total)
 {
 	char buf[512], ts[32];
 
@@ -206,7 +217,38 @@ summarize(struct alerts *a, uint64_t n, uint64_t total)
 	log_warnx("alerts: %" PRIu64 " alerts suppressed (rate limit or queue "
 		  "full), %" PRIu64 " in all; their violations are in the store",
 		  n, total);
-	deliver(a, buf, RS_MEDIUM);
+	deliver(s, buf, RS_MEDIUM);
+}
+
+static void
+sinks_free(struct alert_sinks *s)
+{
+	if (!s)
+		return;
+	if (s->file_fd >= 0)
+		close(s->file_fd);
+	if (s->syslog_fd >= 0)
+		close(s->syslog_fd);
+	free(s->file);
+	free(s->syslog_path);
+	free(s->command);
+	free(s);
+}
+
+/* With the lock held: the thread starts using the current sinks. */
+static struct alert_sinks *
+sinks_take(struct alerts *a)
+{
+	return a->in_use = a->sinks;
+}
+
+/* With the lock held: the thread is done with them (frees retired ones). */
+static void
+sinks_release(struct alerts *a)
+{
+	a->in_use = NULL;
+	sinks_free(a->retired);
+	a->retired = NULL;
 }
 
 static void *
@@ -223,9 +265,11 @@ alerts_main(void *arg)
 			uint64_t n = a->unreported, total = a->suppressed;
 			a->unreported = 0;
 			last_summary = now;
+			struct alert_sinks *sk = sinks_take(a);
 			pthread_mutex_unlock(&a->mu);
-			summarize(a, n, total);
+			summarize(a, sk, n, total);
 			pthread_mutex_lock(&a->mu);
+			sinks_release(a);
 			continue;
 		}
 		if (a->head && a->stopping && now >= a->drain_until) {
@@ -248,11 +292,13 @@ alerts_main(void *arg)
 			if (!a->head)
 				a->tail = NULL;
 			a->n--;
+			struct alert_sinks *sk = sinks_take(a);
 			pthread_mutex_unlock(&a->mu);
-			deliver(a, x->json, x->severity);
+			deliver(sk, x->json, x->severity);
 			free(x->json);
 			free(x);
 			pthread_mutex_lock(&a->mu);
+			sinks_release(a);
 			a->sent++;
 			continue;
 		}
@@ -267,41 +313,78 @@ alerts_main(void *arg)
 	return NULL;
 }
 
-struct alerts *
-alerts_start(const struct conf *c, const char *file_override, const char *host,
-	     char *err, size_t errlen)
+struct alert_sinks *
+alerts_prepare(const struct conf *c, const char *file_override, char *err,
+	       size_t errlen)
 {
-	struct alerts *a = calloc(1, sizeof *a);
+	struct alert_sinks *s = calloc(1, sizeof *s);
 	const char *file = file_override ? file_override : c->alert_file;
 
-	if (!a) {
+	if (!s) {
 		snprintf(err, errlen, "alerts: out of memory");
 		return NULL;
 	}
-	a->file_fd = a->syslog_fd = -1;
-	a->cap = c->alert_queue;
-	a->rate = c->alert_rate;
-	a->burst = c->alert_burst;
-	a->summary_ms = c->alert_summary_s * 1000u;
-	a->tokens_milli = (uint64_t)a->burst * 1000u;
-	a->refill_ms = now_mono_ms();
-	a->host = host;
-	a->syslog = c->alert_syslog;
+	s->file_fd = s->syslog_fd = -1;
+	s->syslog = c->alert_syslog;
 	if (file) {
 		int rc = db_make_parents(file, 0700);
-		a->file_fd = rc < 0 ? -1 : open(file, O_WRONLY | O_APPEND | O_CREAT |
+		s->file_fd = rc < 0 ? -1 : open(file, O_WRONLY | O_APPEND | O_CREAT |
 						O_CLOEXEC | O_NOCTTY, 0600);
-		if (a->file_fd < 0) {
+		if (s->file_fd < 0) {
 			snprintf(err, errlen, "%s: cannot open the alert file: %s",
 				 file, strerror(rc < 0 ? -rc : errno));
 			goto fail;
 		}
 	}
-	if ((file && !(a->file = strdup(file))) ||
-	    (a->syslog && !(a->syslog_path = strdup(c->alert_syslog_socket))) ||
-	    (c->alert_command && !(a->command = strdup(c->alert_command)))) {
+	if ((file && !(s->file = strdup(file))) ||
+	    (s->syslog && !(s->syslog_path = strdup(c->alert_syslog_socket))) ||
+	    (c->alert_command && !(s->command = strdup(c->alert_command)))) {
 		snprintf(err, errlen, "alerts: out of memory");
 		goto fail;
+	}
+	return s;
+fail:
+	sinks_free(s);
+	return NULL;
+}
+
+void
+alerts_discard(struct alert_sinks *s)
+{
+	sinks_free(s);
+}
+
+/* The rate, burst, queue and summary settings of C; with the lock held
+ * (or before the thread starts). */
+static void
+set_limits(struct alerts *a, const struct conf *c)
+{
+	a->cap = c->alert_queue;
+	a->rate = c->alert_rate;
+	a->burst = c->alert_burst;
+	a->summary_ms = c->alert_summary_s * 1000u;
+	if (a->tokens_milli > (uint64_t)a->burst * 1000u)
+		a->tokens_milli = (uint64_t)a->burst * 1000u;
+}
+
+struct alerts *
+alerts_start(const struct conf *c, const char *file_override, const char *host,
+	     char *err, size_t errlen)
+{
+	struct alerts *a = calloc(1, sizeof *a);
+
+	if (!a) {
+		snprintf(err, errlen, "alerts: out of memory");
+		return NULL;
+	}
+	a->tokens_milli = (uint64_t)c->alert_burst * 1000u;
+	set_limits(a, c);
+	a->refill_ms = now_mono_ms();
+	a->host = host;
+	a->sinks = alerts_prepare(c, file_override, err, errlen);
+	if (!a->sinks) {
+		free(a);
+		return NULL;
 	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
@@ -311,17 +394,34 @@ alerts_start(const struct conf *c, const char *file_override, const char *host,
 			 strerror(rc));
 		pthread_mutex_destroy(&a->mu);
 		pthread_cond_destroy(&a->cv);
-		goto fail;
+		sinks_free(a->sinks);
+		free(a);
+		return NULL;
 	}
 	return a;
-fail:
-	if (a->file_fd >= 0)
-		close(a->file_fd);
-	free(a->file);
-	free(a->syslog_path);
-	free(a->command);
-	free(a);
-	return NULL;
+}
+
+void
+alerts_apply(struct alerts *a, struct alert_sinks *s, const struct conf *c)
+{
+	struct alert_sinks *old;
+
+	if (!a) {
+		sinks_free(s);
+		return;
+	}
+	pthread_mutex_lock(&a->mu);
+	old = a->sinks;
+	a->sinks = s;
+	set_limits(a, c);
+	if (old == a->in_use) {
+		/* Mid-delivery: the thread frees them when it is done. */
+		a->retired = old;
+		old = NULL;
+	}
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	sinks_free(old);
 }
 
 void
@@ -392,12 +492,7 @@ alerts_stop(struct alerts *a, uint64_t *sent, uint64_t *suppressed)
 	*suppressed = a->suppressed;
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
-	if (a->file_fd >= 0)
-		close(a->file_fd);
-	if (a->syslog_fd >= 0)
-		close(a->syslog_fd);
-	free(a->file);
-	free(a->syslog_path);
-	free(a->command);
+	sinks_free(a->retired);
+	sinks_free(a->sinks);
 	free(a);
 }

@@ -456,6 +456,27 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 	return rules_compile(c->rules, err, errlen);
 }
 
+const char *
+conf_writer_diff(const struct conf *a, const struct conf *b)
+{
+	for (size_t i = 0; i < sizeof writer_keys / sizeof writer_keys[0]; i++) {
+		const struct conf_key *k = &writer_keys[i];
+		const void *x = (const char *)a + k->offset;
+		const void *y = (const char *)b + k->offset;
+		bool same;
+
+		if (k->type == CT_STRING) {
+			const char *sx = *(char *const *)x, *sy = *(char *const *)y;
+			same = sx == sy || (sx && sy && strcmp(sx, sy) == 0);
+		} else {
+			same = *(const unsigned *)x == *(const unsigned *)y;
+		}
+		if (!same)
+			return k->name;
+	}
+	return NULL;
+}
+
 void
 conf_free(struct conf *c)
 {

@@ -53,6 +53,8 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
  * Returns 0, or -EINVAL/-ENOMEM with "FILE:LINE: reason" in ERR.
  */
 int conf_finish(struct conf *c, char *err, size_t errlen);
+/* The first [writer] key whose value differs between A and B, or NULL. */
+const char *conf_writer_diff(const struct conf *a, const struct conf *b);
 /* Replaces string member *DST with a copy of VAL. Returns 0 or -ENOMEM. */
 int conf_set(char **dst, const char *val);
 /* Frees the strings; C may be reused after conf_defaults. */

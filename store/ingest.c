@@ -21,6 +21,7 @@
 #include "errname.h"
 #include "json.h"
 #include "log.h"
+#include "peers.h"
 #include "writer.h"
 
 uint64_t
@@ -52,6 +53,31 @@ redact(struct writer *w, const char *s, size_t *n, unsigned *count)
 
 	if (k == 0)
 		return s;
+	if (k < 0) {
+		static const char failed[] = "[REDACTED:failed]";
+		*n = sizeof failed - 1;
+		(*count)++;
+		return failed;
+	}
+	*count += (unsigned)k;
+	w->redactions += (unsigned)k;
+	*n = w->red.len;
+	return w->red.p;
+}
+
+/* redact() for argv element I of M: secret flags, then the patterns. */
+static const char *
+redact_arg(struct writer *w, const struct wire_msg *m, unsigned i, size_t *n,
+	   unsigned *count)
+{
+	const struct wire_str *a = &m->args[i];
+	int k = rules_redact_arg(w->conf.rules, w->chain, m->args[0].p,
+				 m->args[0].len, i ? m->args[i - 1].p : NULL,
+				 i ? m->args[i - 1].len : 0, a->p, a->len, &w->red);
+
+	*n = a->len;
+	if (k == 0)
+		return a->p;
 	if (k < 0) {
 		static const char failed[] = "[REDACTED:failed]";
 		*n = sizeof failed - 1;
@@ -266,6 +292,7 @@ policy_check(struct writer *w, struct rec *r, const char *argv,
 		.target = r->r.target,
 		.target_len = r->r.target ? strlen(r->r.target) : 0,
 		.argv = argv, .argv_len = argv_len, .exe = r->r.exe,
+		.peers = w->peers,
 	};
 	enum rules_severity top = RS_INFO;
 
@@ -604,6 +631,41 @@ record_detail(struct jobj *d, const struct wire_msg *m, unsigned ev,
 	}
 }
 
+/*
+ * A successful forward lookup of an allowed host name: its answers explain
+ * later connects to them ([policy] allowed_hosts, "peer = unlisted").
+ * getnameinfo's answers are names, and a reverse lookup proves nothing.
+ */
+static void
+learn_resolve(struct writer *w, const struct wire_msg *m)
+{
+	const struct wire_str *t = &m->s[WT_TARGET];
+	struct peer_addr a;
+
+	if (!w->peers || !m->naddrs || !wire_has(m, WT_TARGET) ||
+	    (wire_has(m, WT_OUTCOME) && m->u[WT_OUTCOME] != WO_OK) ||
+	    (wire_has(m, WT_API) && m->s[WT_API].len == 11 &&
+	     memcmp(m->s[WT_API].p, "getnameinfo", 11) == 0) ||
+	    peers_parse(t->p, t->len, &a) == 0 ||
+	    !rules_host_allowed(w->conf.rules, t->p, t->len))
+		return;
+	uint64_t now = now_mono_ms();
+	for (unsigned i = 0; i < m->naddrs; i++) {
+		if (peers_parse(m->addrs[i].p, m->addrs[i].len, &a) < 0 ||
+		    peers_is_local(&a))
+			continue;
+		size_t before = peers_evicted(w->peers);
+		if (peers_learn(w->peers, &a, t->p, t->len, now) < 0)
+			continue;
+		if (before == 0 && peers_evicted(w->peers) > 0)
+			log_warnx("resolved-address cache full (%zu entries): the "
+				  "least recently used addresses are dropped, and a "
+				  "connect to one of them without a new lookup is "
+				  "reported as unlisted; raise [policy] resolved_cache",
+				  peers_cap(w->peers));
+	}
+}
+
 /* An operation observed by the shim. */
 static int
 ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
@@ -671,6 +733,8 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 	r->r.klass = rules_classify(w->conf.rules, &in, &rule);
 	struct hits h;
 	policy_check(w, r, in.argv, in.argv_len, &h);
+	if (ev == WE_RESOLVE)
+		learn_resolve(w, m);
 	if (r->r.target) {
 		size_t n = in.target_len;
 		const char *t = redact(w, r->r.target, &n, &d.redacted);
@@ -683,8 +747,8 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 		struct jbuf a = { 0 };
 		jbuf_add(&a, "[", 1);
 		for (unsigned i = 0; i < m->nargs; i++) {
-			size_t n = m->args[i].len;
-			const char *s = redact(w, m->args[i].p, &n, &d.redacted);
+			size_t n;
+			const char *s = redact_arg(w, m, i, &n, &d.redacted);
 			if (i)
 				jbuf_add(&a, ",", 1);
 			jbuf_str(&a, s, n);

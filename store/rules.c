@@ -9,21 +9,38 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "rules.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <pcre2.h>
 
 #include "chain.h"
 #include "json.h"
+#include "peers.h"
 
 /* Backtracking budget per match: a hostile subject cannot stall ingest. */
 #define RULES_MATCH_LIMIT 200000
 #define RULES_DEPTH_LIMIT 20000
 /* Compiled-in workspace (docs/policy.md). */
 #define RULES_DEFAULT_WORKSPACE "/home /srv /tmp /var/tmp"
+/* Compiled-in host allowlist: each name and its subdomains. */
+#define RULES_DEFAULT_HOSTS "localhost localhost.localdomain ip6-localhost " \
+	"anthropic.com claude.ai openai.com github.com githubusercontent.com " \
+	"pypi.org pythonhosted.org npmjs.org npmjs.com crates.io debian.org"
+/* Compiled-in resolved-address cache: entries, and seconds each lives. */
+#define RULES_DEFAULT_CACHE 4096
+#define RULES_DEFAULT_TTL 3600
+#define RULES_MAX_TTL 604800
+/* The [redact] key that lists secret flags instead of naming a pattern. */
+#define SECRET_FLAGS "secret_flags"
+/* What follows a secret flag: quoted strings or non-space bytes. */
+#define SECRET_VALUE "((?:'[^']*'|\"[^\"]*\"|\\S)+)"
 /* What a redacted secret becomes: "[REDACTED:" 8 hex "]". */
 #define REDACT_PREFIX "[REDACTED:"
 
@@ -33,6 +50,7 @@ static const char *const event_names[] = {
 	"mkdir", "truncate", "chmod", "chown", "link", "symlink", "connect",
 	"bind", "listen", "sendto", "resolve", "blind_spot", "gap", "mknod",
 	"approval", "writer_start", "writer_stop", "policy_violation",
+	"writer_reload",
 };
 #define NEVENTS (sizeof event_names / sizeof event_names[0])
 /* Bit of an event the table does not know (only "any event" rules see it). */
@@ -63,7 +81,7 @@ static const char *const field_names[] = { "target", "argv", "exe", "event" };
 /* Keys a rule may set (bits of rule.seen). */
 enum {
 	K_CLASS = 1, K_FIELD = 2, K_PATTERN = 4, K_EVENTS = 8, K_CLASSES = 16,
-	K_UNLESS = 32, K_SEVERITY = 64, K_MESSAGE = 128,
+	K_UNLESS = 32, K_SEVERITY = 64, K_MESSAGE = 128, K_PEER = 256,
 };
 
 /* One [classify:NAME], [policy:NAME] or [redact] entry. */
@@ -81,7 +99,22 @@ struct rule {
 	pcre2_code *re;		/* compiled pattern */
 	pcre2_code *re_unless;	/* compiled exemption, or NULL */
 	bool group;		/* redact: the pattern has a capture group */
+	bool peer_unlisted;	/* policy: "peer = unlisted" */
+	bool argv_only;		/* redact: secret_flags, for argv elements only */
 	unsigned seen;		/* K_* bits set */
+};
+
+/* One allowed_addresses entry. */
+struct rules_net {
+	struct peer_addr a;	/* network (host bits zero) */
+	unsigned prefix;	/* bits of the 16-byte form */
+};
+
+/* One [redact] secret_flags entry. */
+struct secret_flag {
+	char *prog;		/* program basename it is limited to, or NULL */
+	char *flag;		/* "--password", "-p"; '*' stands for [A-Za-z0-9_-]* */
+	bool attach;		/* a single-letter flag: "-pVALUE" too */
 };
 
 /* A growable array of rules. */
@@ -96,11 +129,26 @@ struct rules {
 	struct rule_list redact;	/* [redact] keys, file order */
 	char *workspace;	/* [policy] workspace, or NULL for the default */
 	bool workspace_set;	/* set by a file (dedup) */
+	char **hosts;		/* [policy] allowed_hosts: lower case, no final dot */
+	size_t nhosts;		/* how many */
+	bool hosts_set;		/* set by a file (dedup; else the default) */
+	struct rules_net *nets;	/* [policy] allowed_addresses */
+	size_t nnets;		/* how many */
+	bool nets_set;		/* set by a file (dedup) */
+	unsigned cache;		/* [policy] resolved_cache: entries */
+	bool cache_set;		/* set by a file (dedup) */
+	unsigned ttl;		/* [policy] resolved_ttl: seconds */
+	bool ttl_set;		/* set by a file (dedup) */
+	struct secret_flag *sflags;	/* [redact] secret_flags */
+	size_t nsflags;		/* how many */
 	unsigned families;	/* RULES_FAM_* defined by some file */
 	char **files;		/* interned file names */
 	size_t nfiles;		/* how many */
 	pcre2_code *re_any;	/* every [redact] pattern as one alternation:
 				 * a value it does not match needs no more */
+	size_t ntext;		/* [redact] patterns for any text (all but
+				 * secret_flags, which sees argv elements only) */
+	struct rule *sflag_rule;	/* the secret_flags entry, or NULL */
 	pcre2_match_data *md;	/* shared by every match */
 	pcre2_match_context *mctx;	/* limits */
 	pcre2_jit_stack *jstack;	/* JIT stack for deep patterns */
@@ -162,6 +210,15 @@ rules_free(struct rules *rs)
 	list_free(&rs->policy);
 	list_free(&rs->redact);
 	free(rs->workspace);
+	for (size_t i = 0; i < rs->nhosts; i++)
+		free(rs->hosts[i]);
+	free(rs->hosts);
+	free(rs->nets);
+	for (size_t i = 0; i < rs->nsflags; i++) {
+		free(rs->sflags[i].prog);
+		free(rs->sflags[i].flag);
+	}
+	free(rs->sflags);
 	for (size_t i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
 	free(rs->files);
@@ -216,6 +273,18 @@ const char *
 rules_workspace(const struct rules *rs)
 {
 	return rs->workspace ? rs->workspace : RULES_DEFAULT_WORKSPACE;
+}
+
+size_t
+rules_resolved_cache(const struct rules *rs)
+{
+	return rs->cache_set ? rs->cache : RULES_DEFAULT_CACHE;
+}
+
+uint64_t
+rules_resolved_ttl_ms(const struct rules *rs)
+{
+	return (uint64_t)(rs->ttl_set ? rs->ttl : RULES_DEFAULT_TTL) * 1000u;
 }
 
 /* The rule named NAME in L, created (at FILE:LINE) if new; NULL on ENOMEM. */
@@ -425,6 +494,16 @@ rule_key(struct rule *r, bool policy, const char *section, const char *name,
 		r->info.severity = (enum rules_severity)s;
 		return 0;
 	}
+	if (policy && strcmp(name, "peer") == 0) {
+		if (!mark(r, K_PEER, name, section, why, whylen))
+			return -EINVAL;
+		if (strcmp(value, "unlisted") != 0) {
+			snprintf(why, whylen, "bad peer '%s' (want unlisted)", value);
+			return -EINVAL;
+		}
+		r->peer_unlisted = true;
+		return 0;
+	}
 	if (policy && strcmp(name, "message") == 0) {
 		if (!mark(r, K_MESSAGE, name, section, why, whylen))
 			return -EINVAL;
@@ -436,6 +515,307 @@ rule_key(struct rule *r, bool policy, const char *section, const char *name,
 	return -EINVAL;
 }
 
+static void quote_literal(struct jbuf *b, const char *s, size_t n);
+
+/* Next item of a list separated by spaces, tabs or commas: its start and
+ * length, *P moved past it; NULL at the end. */
+static const char *
+list_next(const char **p, size_t *n)
+{
+	const char *s = *p + strspn(*p, " \t,");
+	*n = strcspn(s, " \t,");
+	*p = s + *n;
+	return *n ? s : NULL;
+}
+
+/* Parses allowed_hosts into RS; false with WHY. */
+static bool
+parse_hosts(struct rules *rs, const char *value, char *why, size_t whylen)
+{
+	const char *p = value, *h;
+	size_t n;
+
+	while ((h = list_next(&p, &n))) {
+		struct peer_addr a;
+		bool ok = n <= PEERS_HOST_MAX && h[0] != '.';
+		if (n > 1 && h[n - 1] == '.')
+			n--;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)h[i]) || h[i] == '-' ||
+			     h[i] == '_' || (h[i] == '.' && h[i + 1] != '.');
+		if (ok && peers_parse(h, n, &a) == 0) {
+			snprintf(why, whylen, "allowed_hosts: '%.*s' is an address "
+				 "(list addresses in allowed_addresses)", (int)n, h);
+			return false;
+		}
+		if (!ok) {
+			snprintf(why, whylen, "allowed_hosts: bad host name '%.*s' "
+				 "(a name covers its subdomains: write example.com, "
+				 "not *.example.com)", (int)(n > 80 ? 80 : n), h);
+			return false;
+		}
+		char **v = realloc(rs->hosts, (rs->nhosts + 1) * sizeof *v);
+		if (!v || !(v[rs->nhosts] = strndup(h, n))) {
+			if (v)
+				rs->hosts = v;
+			snprintf(why, whylen, "out of memory");
+			return false;
+		}
+		for (char *c = v[rs->nhosts]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		rs->hosts = v;
+		rs->nhosts++;
+	}
+	return true;
+}
+
+/* Parses allowed_addresses ("10.0.0.0/8 2001:db8::/32 192.0.2.7"). */
+static bool
+parse_nets(struct rules *rs, const char *value, char *why, size_t whylen)
+{
+	const char *p = value, *e;
+	size_t n;
+
+	while ((e = list_next(&p, &n))) {
+		struct rules_net net;
+		const char *slash = memchr(e, '/', n);
+		size_t alen = slash ? (size_t)(slash - e) : n;
+		bool v4 = memchr(e, ':', alen) == NULL;
+		unsigned long pfx = v4 ? 32 : 128;
+		char *end;
+
+		if (peers_parse(e, alen, &net.a) < 0 ||
+		    (alen && (e[0] == '[' || memchr(e, '%', alen)))) {
+			snprintf(why, whylen, "allowed_addresses: bad address '%.*s' "
+				 "(want an IPv4 or IPv6 address, optionally /prefix)",
+				 (int)(n > 80 ? 80 : n), e);
+			return false;
+		}
+		if (slash) {
+			errno = 0;
+			pfx = strtoul(slash + 1, &end, 10);
+			if (slash + 1 == end || end != e + n || errno ||
+			    pfx > (v4 ? 32u : 128u) || !isdigit((unsigned char)slash[1])) {
+				snprintf(why, whylen, "allowed_addresses: bad prefix "
+					 "in '%.*s' (want /0../%u)", (int)n, e,
+					 v4 ? 32u : 128u);
+				return false;
+			}
+		}
+		net.prefix = (unsigned)pfx + (v4 ? 96 : 0);
+		/* Host bits set is a typo more often than not. */
+		struct peer_addr masked = { { 0 } };
+		for (unsigned i = 0; i < net.prefix; i++)
+			masked.b[i / 8] |= net.a.b[i / 8] & (0x80 >> (i % 8));
+		if (memcmp(masked.b, net.a.b, 16) != 0) {
+			snprintf(why, whylen, "allowed_addresses: '%.*s' has host bits "
+				 "set", (int)n, e);
+			return false;
+		}
+		struct rules_net *v = realloc(rs->nets, (rs->nnets + 1) * sizeof *v);
+		if (!v) {
+			snprintf(why, whylen, "out of memory");
+			return false;
+		}
+		v[rs->nnets++] = net;
+		rs->nets = v;
+	}
+	return true;
+}
+
+/* A [policy] setting. */
+static int
+policy_setting(struct rules *rs, const char *name, const char *value,
+	       char *why, size_t whylen)
+{
+	static const char *const keys[] = { "workspace", "allowed_hosts",
+		"allowed_addresses", "resolved_cache", "resolved_ttl" };
+	bool *seen[] = { &rs->workspace_set, &rs->hosts_set, &rs->nets_set,
+			 &rs->cache_set, &rs->ttl_set };
+	size_t k;
+
+	for (k = 0; k < 5 && strcmp(name, keys[k]) != 0; k++)
+		;
+	if (k == 5) {
+		snprintf(why, whylen, "unknown key '%s' in [policy]", name);
+		return -EINVAL;
+	}
+	if (*seen[k]) {
+		snprintf(why, whylen, "duplicate key '%s' in [policy]", name);
+		return -EINVAL;
+	}
+	*seen[k] = true;
+	switch (k) {
+	case 0:
+		if (value[0] != '/') {
+			snprintf(why, whylen, "workspace: want absolute directories "
+				 "separated by spaces");
+			return -EINVAL;
+		}
+		return set_str(&rs->workspace, value, why, whylen);
+	case 1:
+		/* An empty list allows no host names at all. */
+		return parse_hosts(rs, value, why, whylen) ? 0 : -EINVAL;
+	case 2:
+		return parse_nets(rs, value, why, whylen) ? 0 : -EINVAL;
+	default: {
+		unsigned long max = k == 3 ? PEERS_CAP_MAX : RULES_MAX_TTL, v;
+		char *end;
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (!isdigit((unsigned char)value[0]) || *end || errno || v < 1 ||
+		    v > max) {
+			snprintf(why, whylen, "bad value for '%s': '%s' (want an "
+				 "integer 1..%lu)", name, value, max);
+			return -EINVAL;
+		}
+		*(k == 3 ? &rs->cache : &rs->ttl) = (unsigned)v;
+		return 0;
+	}
+	}
+}
+
+/* True if FLAG is a valid secret_flags flag: '-' or '--', then name bytes. */
+static bool
+flag_ok(const char *f, size_t n)
+{
+	size_t i = f[0] == '-' ? (n > 1 && f[1] == '-' ? 2 : 1) : 0;
+	bool alnum = false;
+
+	if (i == 0 || i == n)
+		return false;
+	for (; i < n; i++) {
+		if (isalnum((unsigned char)f[i]))
+			alnum = true;
+		else if (f[i] != '-' && f[i] != '_' && f[i] != '*')
+			return false;
+	}
+	return alnum;
+}
+
+/* Appends FLAG as a pattern ('*' as [A-Za-z0-9_-]*). */
+static void
+flag_regex(struct jbuf *b, const char *f)
+{
+	for (; *f; f++) {
+		if (*f == '*')
+			jbuf_adds(b, "[A-Za-z0-9_-]*");
+		else
+			quote_literal(b, f, 1);
+	}
+}
+
+/* Appends "(?:(?:LONG|...)(?:=|\s+)|(?:SHORT|...)\s*)" for the flags of
+ * PROG (NULL: the unscoped ones). */
+static void
+flags_regex(struct jbuf *b, const struct rules *rs, const char *prog)
+{
+	bool alt = false;
+
+	jbuf_adds(b, "(?:");
+	for (int pass = 0; pass < 2; pass++) {
+		bool any = false;
+		for (size_t i = 0; i < rs->nsflags; i++) {
+			const struct secret_flag *f = &rs->sflags[i];
+			if ((f->prog == NULL) != (prog == NULL) ||
+			    (prog && strcmp(f->prog, prog) != 0) ||
+			    f->attach != (pass == 1))
+				continue;
+			jbuf_adds(b, any ? "|" : alt ? "|(?:" : "(?:");
+			flag_regex(b, f->flag);
+			any = true;
+		}
+		if (any) {
+			/* Long flags take "=VALUE" or " VALUE"; "-p" also "-pVALUE". */
+			jbuf_adds(b, pass == 0 ? ")(?:=|\\s+)" : ")\\s*");
+			alt = true;
+		}
+	}
+	jbuf_adds(b, ")");
+}
+
+/*
+ * Parses secret_flags into RS and builds the pattern that finds their
+ * values inside one argv element ("sh -c 'mysql -pX'", "--token=X",
+ * "--token X"); the element after a flag is rules_redact_arg's part.
+ */
+static bool
+parse_sflags(struct rules *rs, const char *value, struct jbuf *re, char *why,
+	     size_t whylen)
+{
+	const char *p = value, *e;
+	size_t n;
+
+	while ((e = list_next(&p, &n))) {
+		const char *colon = memchr(e, ':', n);
+		const char *f = colon ? colon + 1 : e;
+		size_t fl = colon ? n - (size_t)(colon + 1 - e) : n;
+		bool ok = flag_ok(f, fl);
+		for (const char *c = e; ok && colon && c < colon; c++)
+			ok = isalnum((unsigned char)*c) || strchr("._+-", *c);
+		if (!ok || colon == e) {
+			snprintf(why, whylen, "secret_flags: bad entry '%.*s' (want "
+				 "--flag, -f or program:--flag)",
+				 (int)(n > 80 ? 80 : n), e);
+			return false;
+		}
+		struct secret_flag *v = realloc(rs->sflags,
+						(rs->nsflags + 1) * sizeof *v);
+		if (!v) {
+			snprintf(why, whylen, "out of memory");
+			return false;
+		}
+		rs->sflags = v;
+		struct secret_flag *sf = &v[rs->nsflags];
+		sf->prog = colon ? strndup(e, (size_t)(colon - e)) : NULL;
+		sf->flag = strndup(f, fl);
+		sf->attach = fl == 2 && f[1] != '-' && f[1] != '*';
+		if (!sf->flag || (colon && !sf->prog)) {
+			free(sf->prog);
+			free(sf->flag);
+			snprintf(why, whylen, "out of memory");
+			return false;
+		}
+		rs->nsflags++;
+	}
+	/* (?:(?<!\S)FLAGS|(?<![^\s/])PROG\s(?:[^|;&\n]*?\s)?FLAGS|...)VALUE:
+	 * a scoped flag counts after its program's name in the same command
+	 * (no | ; & between them).  Lookbehinds rather than (?:^|\s) keep
+	 * the first byte of a match a '-' or a program's initial, which
+	 * PCRE2 uses to skip ahead: most text has no secret. */
+	bool alt = false;
+	jbuf_reset(re);
+	jbuf_adds(re, "(?:");
+	for (size_t i = 0; i < rs->nsflags; i++) {
+		if (rs->sflags[i].prog == NULL) {
+			jbuf_adds(re, "(?<!\\S)");
+			flags_regex(re, rs, NULL);
+			alt = true;
+			break;
+		}
+	}
+	for (size_t i = 0; i < rs->nsflags; i++) {
+		const char *prog = rs->sflags[i].prog;
+		bool first = prog != NULL;
+		for (size_t j = 0; j < i && first; j++)
+			if (rs->sflags[j].prog && strcmp(rs->sflags[j].prog, prog) == 0)
+				first = false;
+		if (!first)
+			continue;
+		jbuf_adds(re, alt ? "|(?<![^\\s/])" : "(?<![^\\s/])");
+		quote_literal(re, prog, strlen(prog));
+		jbuf_adds(re, "\\s(?:[^|;&\\n]*?\\s)?");
+		flags_regex(re, rs, prog);
+		alt = true;
+	}
+	jbuf_adds(re, ")" SECRET_VALUE);
+	if (re->oom) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 int
 rules_conf_key(struct rules *rs, const char *section, const char *name,
 	       const char *value, const char *file, unsigned section_line,
@@ -444,23 +824,8 @@ rules_conf_key(struct rules *rs, const char *section, const char *name,
 	struct rule *r;
 	bool fresh;
 
-	if (strcmp(section, "policy") == 0) {
-		if (strcmp(name, "workspace") != 0) {
-			snprintf(why, whylen, "unknown key '%s' in [policy]", name);
-			return -EINVAL;
-		}
-		if (rs->workspace_set) {
-			snprintf(why, whylen, "duplicate key 'workspace' in [policy]");
-			return -EINVAL;
-		}
-		if (value[0] != '/') {
-			snprintf(why, whylen, "workspace: want absolute directories "
-				 "separated by spaces");
-			return -EINVAL;
-		}
-		rs->workspace_set = true;
-		return set_str(&rs->workspace, value, why, whylen);
-	}
+	if (strcmp(section, "policy") == 0)
+		return policy_setting(rs, name, value, why, whylen);
 	if (strcmp(section, "redact") == 0) {
 		if (*value == '\0') {
 			snprintf(why, whylen, "empty pattern for '%s'", name);
@@ -478,6 +843,17 @@ rules_conf_key(struct rules *rs, const char *section, const char *name,
 		rs->families |= RULES_FAM_REDACT;
 		r->seen = K_PATTERN;
 		r->pattern_line = line;
+		if (strcmp(name, SECRET_FLAGS) == 0) {
+			/* Not a pattern: a list the pattern is built from. */
+			r->argv_only = true;
+			rs->sflag_rule = r;
+			struct jbuf re = { 0 };
+			int rc = parse_sflags(rs, value, &re, why, whylen)
+				 ? set_str(&r->pattern, jbuf_text(&re), why, whylen)
+				 : -EINVAL;
+			jbuf_free(&re);
+			return rc;
+		}
 		return set_str(&r->pattern, value, why, whylen);
 	}
 	bool policy = strncmp(section, "policy:", 7) == 0;
@@ -646,6 +1022,10 @@ rules_compile(struct rules *rs, char *err, size_t errlen)
 {
 	uint32_t maxcap = 0;
 
+	if (!rs->hosts_set && !rs->nhosts &&
+	    !parse_hosts(rs, RULES_DEFAULT_HOSTS, err, errlen))
+		return -ENOMEM;
+
 	if (!compile_list(rs, &rs->classify, "classify", false, &maxcap, err,
 			  errlen) ||
 	    !compile_list(rs, &rs->policy, "policy", true, &maxcap, err, errlen) ||
@@ -655,16 +1035,19 @@ rules_compile(struct rules *rs, char *err, size_t errlen)
 	 * shift), every value simply runs every pattern. */
 	struct jbuf all = { 0 }, x = { 0 };
 	char why[256];
+	rs->ntext = 0;
 	for (size_t i = 0; i < rs->redact.n; i++) {
+		if (rs->redact.v[i]->argv_only)
+			continue;
 		if (!expand(rs, rs->redact.v[i]->pattern, &x, why, sizeof why))
 			break;
-		jbuf_adds(&all, i ? "|(?:" : "(?:");
+		jbuf_adds(&all, rs->ntext++ ? "|(?:" : "(?:");
 		jbuf_add(&all, jbuf_text(&x), x.len);
 		jbuf_adds(&all, ")");
 	}
 	pcre2_code_free(rs->re_any);
 	rs->re_any = NULL;
-	if (rs->redact.n && !all.oom) {
+	if (rs->ntext && !all.oom) {
 		int ec;
 		PCRE2_SIZE off;
 		rs->re_any = pcre2_compile((PCRE2_SPTR)jbuf_text(&all), all.len, 0,
@@ -753,12 +1136,62 @@ rules_classify(struct rules *rs, const struct rules_input *in,
 	return "other";
 }
 
+bool
+rules_host_allowed(const struct rules *rs, const char *name, size_t n)
+{
+	if (n > 1 && name[n - 1] == '.')
+		n--;
+	for (size_t i = 0; i < rs->nhosts; i++) {
+		size_t hl = strlen(rs->hosts[i]);
+		/* The name itself, or a subdomain: "x.NAME". */
+		if (n < hl || (n > hl && name[n - hl - 1] != '.'))
+			continue;
+		if (strncasecmp(name + n - hl, rs->hosts[i], hl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* True if IN's target names a peer the allowlist does not explain. */
+static bool
+peer_unlisted(const struct rules *rs, const struct rules_input *in)
+{
+	const char *t = in->target;
+	size_t n = in->target_len;
+	struct peer_addr a;
+
+	if (!t || n == 0)
+		return false;
+	if (peers_parse(t, n, &a) == 0) {
+		if (peers_is_local(&a))
+			return false;
+		for (size_t i = 0; i < rs->nnets; i++)
+			if (peers_in_net(&a, &rs->nets[i].a, rs->nets[i].prefix))
+				return false;
+		/* Explained by a lookup of a name that is still allowed. */
+		uint64_t now = in->now_ms;
+		if (!now && in->peers) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			now = (uint64_t)ts.tv_sec * 1000u +
+			      (uint64_t)ts.tv_nsec / 1000000u;
+		}
+		const char *host = peers_lookup(in->peers, &a, now);
+		return !(host && rules_host_allowed(rs, host, strlen(host)));
+	}
+	/* Unix sockets (path, @abstract) and other families are not peers. */
+	if (t[0] == '/' || t[0] == '@' || (n > 7 && memcmp(t, "family:", 7) == 0))
+		return false;
+	return !rules_host_allowed(rs, t, n);
+}
+
 size_t
 rules_policies(struct rules *rs, const struct rules_input *in,
 	       const struct rule_info **out, size_t max)
 {
 	uint32_t ev = event_bit(in->event);
 	int ci = in->klass ? class_index(in->klass) : -1;
+	int unlisted = -1;	/* peer_unlisted, once it is needed */
 	size_t k = 0;
 
 	for (size_t i = 0; i < rs->policy.n && k < max; i++) {
@@ -769,6 +1202,12 @@ rules_policies(struct rules *rs, const struct rules_input *in,
 			continue;
 		if (r->classes && (ci < 0 || !(r->classes & (1u << ci))))
 			continue;
+		if (r->peer_unlisted) {
+			if (unlisted < 0)
+				unlisted = peer_unlisted(rs, in);
+			if (!unlisted)
+				continue;
+		}
 		const char *s = subject(in, r->field, &n);
 		if (!s || !r->re)
 			continue;
@@ -811,15 +1250,23 @@ add_tag(struct rules *rs, struct chain_ctx *key, struct jbuf *b,
 	return 0;
 }
 
-int
-rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
-	     struct jbuf *out)
+/*
+ * rules_redact over S; ARGV: S is an argv element, which secret_flags'
+ * pattern sees too (scripts).  The secret_flags pattern stays out of the
+ * pre-check of other text: paths and addresses hold no flags, and it
+ * would double the cost of a path.
+ */
+static int
+redact_text(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
+	    struct jbuf *out, bool argv)
 {
 	const char *cur = s;
 	size_t curlen = n;
 	int count = 0, which = 0, rc;
 
-	if (rs->re_any && match(rs, rs->re_any, s, n, 0) == 0)
+	if ((!rs->ntext || (rs->re_any && match(rs, rs->re_any, s, n, 0) == 0)) &&
+	    !(argv && rs->sflag_rule && rs->sflag_rule->re &&
+	      match(rs, rs->sflag_rule->re, s, n, 0) != 0))
 		return 0;
 
 	for (size_t i = 0; i < rs->redact.n; i++) {
@@ -828,7 +1275,7 @@ rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
 		size_t pos = 0, last = 0;
 		bool any = false;
 
-		if (!r->re)
+		if (!r->re || (r->argv_only && !argv))
 			continue;
 		jbuf_reset(b);
 		while (pos <= curlen) {
@@ -879,4 +1326,93 @@ rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
 			return -ENOMEM;
 	}
 	return count;
+}
+
+int
+rules_redact(struct rules *rs, struct chain_ctx *key, const char *s, size_t n,
+	     struct jbuf *out)
+{
+	return redact_text(rs, key, s, n, out, false);
+}
+
+/* True if S (N bytes) matches FLAG, whose '*' stands for [A-Za-z0-9_-]*. */
+static bool
+flag_match(const char *flag, const char *s, size_t n)
+{
+	for (; *flag; flag++) {
+		if (*flag != '*') {
+			if (n == 0 || *s != *flag)
+				return false;
+			s++;
+			n--;
+			continue;
+		}
+		/* Try every extent the star can take. */
+		for (size_t k = 0;; k++) {
+			if (flag_match(flag + 1, s + k, n - k))
+				return true;
+			if (k == n || !(isalnum((unsigned char)s[k]) || s[k] == '-' ||
+					s[k] == '_'))
+				return false;
+		}
+	}
+	return n == 0;
+}
+
+/* Where the secret starts in argv element S after PREV (see rules.h), or
+ * -1 when no secret flag applies. */
+static ssize_t
+flag_secret(const struct rules *rs, const char *base, size_t baselen,
+	    const char *prev, size_t prevlen, const char *s, size_t n)
+{
+	/* Every flag starts with '-': most elements need no more. */
+	if (!(prev && prevlen > 1 && prev[0] == '-') && !(n > 1 && s[0] == '-'))
+		return -1;
+	for (size_t i = 0; i < rs->nsflags; i++) {
+		const struct secret_flag *f = &rs->sflags[i];
+		if (f->prog && (strlen(f->prog) != baselen ||
+				memcmp(f->prog, base, baselen) != 0))
+			continue;
+		if (prev && flag_match(f->flag, prev, prevlen))
+			return n ? 0 : -1;
+		/* "-pVALUE", "--flag=VALUE" of a program-scoped flag (the
+		 * unscoped ones are in the secret_flags pattern). */
+		if (!f->prog)
+			continue;
+		size_t fl = strlen(f->flag);
+		if (f->attach && n > fl && memcmp(s, f->flag, fl) == 0)
+			return (ssize_t)fl;
+		const char *eq = memchr(s, '=', n);
+		if (!f->attach && eq && eq + 1 < s + n &&
+		    flag_match(f->flag, s, (size_t)(eq - s)))
+			return eq + 1 - s;
+	}
+	return -1;
+}
+
+int
+rules_redact_arg(struct rules *rs, struct chain_ctx *key, const char *argv0,
+		 size_t argv0_len, const char *prev, size_t prevlen,
+		 const char *s, size_t n, struct jbuf *out)
+{
+	const char *base = argv0;
+	size_t baselen = argv0 ? argv0_len : 0;
+	int rc;
+
+	if (argv0) {
+		const char *slash = memrchr(argv0, '/', argv0_len);
+		if (slash) {
+			base = slash + 1;
+			baselen = argv0_len - (size_t)(base - argv0);
+		}
+	}
+	ssize_t off = rs->nsflags ? flag_secret(rs, base, baselen, prev, prevlen,
+						s, n) : -1;
+	if (off < 0)
+		return redact_text(rs, key, s, n, out, true);
+	jbuf_reset(out);
+	jbuf_add(out, s, (size_t)off);
+	if ((rc = add_tag(rs, key, out, s + off, n - (size_t)off)) < 0)
+		return rc;
+	return out->oom ? -ENOMEM : 1;
 }

@@ -15,6 +15,7 @@
 
 struct jbuf;
 struct chain_ctx;
+struct peers;
 
 /* The record field a pattern runs over. */
 enum rules_field {
@@ -46,6 +47,10 @@ struct rules_input {
 	const char *argv;	/* argv joined by spaces, or NULL */
 	size_t argv_len;	/* its length */
 	const char *exe;	/* exe, or NULL */
+	struct peers *peers;	/* resolved-address cache ("peer = unlisted"),
+				 * or NULL: no address is explained by a lookup */
+	uint64_t now_ms;	/* CLOCK_MONOTONIC ms for the cache's lifetimes;
+				 * 0: read the clock when a lookup needs it */
 };
 
 /* The set: every rule of the configuration. */
@@ -93,6 +98,14 @@ const struct rule_info *rules_classify_at(const struct rules *rs, size_t i);
 const struct rule_info *rules_policy_at(const struct rules *rs, size_t i);
 /* The workspace directories (space-separated), never NULL. */
 const char *rules_workspace(const struct rules *rs);
+/* [policy] resolved_cache (entries) and resolved_ttl (as ms). */
+size_t rules_resolved_cache(const struct rules *rs);
+uint64_t rules_resolved_ttl_ms(const struct rules *rs);
+/*
+ * True if host NAME (N bytes, a final dot ignored, any case) is in
+ * [policy] allowed_hosts or a subdomain of one.  Allocates nothing.
+ */
+bool rules_host_allowed(const struct rules *rs, const char *name, size_t n);
 
 /*
  * The class of IN: the first classify rule that matches, else "other".
@@ -102,7 +115,10 @@ const char *rules_classify(struct rules *rs, const struct rules_input *in,
 			   const struct rule_info **rule);
 /*
  * Every policy that IN breaks, in file order, up to MAX of them into OUT.
- * Returns how many.  Allocates nothing.
+ * Returns how many.  Allocates nothing.  A "peer = unlisted" policy only
+ * sees records whose target is a host name outside allowed_hosts, or an
+ * address that is not loopback, not in allowed_addresses and not in
+ * IN->peers under an allowed name (a hit there counts as recently used).
  */
 size_t rules_policies(struct rules *rs, const struct rules_input *in,
 		      const struct rule_info **out, size_t max);
@@ -116,6 +132,17 @@ size_t rules_policies(struct rules *rs, const struct rules_input *in,
  */
 int rules_redact(struct rules *rs, struct chain_ctx *key, const char *s,
 		 size_t n, struct jbuf *out);
+
+/*
+ * rules_redact for argv element S (N bytes) of a command whose argv[0] is
+ * ARGV0 and whose previous element is PREV (NULL for the first): first
+ * [redact] secret_flags -- the whole element when PREV is a secret flag,
+ * the value of a program-scoped "-pVALUE" / "--flag=VALUE" -- and
+ * otherwise every pattern.  Returns as rules_redact.
+ */
+int rules_redact_arg(struct rules *rs, struct chain_ctx *key,
+		     const char *argv0, size_t argv0_len, const char *prev,
+		     size_t prevlen, const char *s, size_t n, struct jbuf *out);
 
 /* "low".."critical" ("info" for RS_INFO). */
 const char *rules_severity_name(enum rules_severity s);

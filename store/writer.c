@@ -28,6 +28,7 @@
 #include "verify.h"
 #include "json.h"
 #include "log.h"
+#include "peers.h"
 #include "records.h"
 #include "writer.h"
 
@@ -81,24 +82,6 @@ usage(void)
 		"                  [--alert-file path]\n"
 		"       auditshimd --check-config [-c file]\n");
 	exit(2);
-}
-
-/* Makes PATH absolute against the current directory (we chdir("/")). */
-static void
-absolutize(char **path)
-{
-	char cwd[PATH_MAX];
-
-	if ((*path)[0] == '/')
-		return;
-	if (!getcwd(cwd, sizeof cwd))
-		fatalx("getcwd: %s", strerror(errno));
-	char *p = malloc(strlen(cwd) + strlen(*path) + 2);
-	if (!p)
-		fatalx("out of memory");
-	sprintf(p, "%s/%s", cwd, *path);
-	free(*path);
-	*path = p;
 }
 
 static void
@@ -528,8 +511,7 @@ run(struct writer *w, struct loop *l)
 				struct signalfd_siginfo si;
 				while (read(l->sigfd, &si, sizeof si) == sizeof si) {
 					if (si.ssi_signo == SIGHUP)
-						log_info("SIGHUP ignored (restart to "
-							 "reload the configuration)");
+						writer_reload(w);
 					else
 						l->stop_signal = (int)si.ssi_signo;
 				}
@@ -724,13 +706,18 @@ main(int argc, char **argv)
 		conf_free(&w.conf);
 		return 0;
 	}
-	if ((o_socket && conf_set(&w.conf.socket, o_socket) < 0) ||
-	    (o_db && conf_set(&w.conf.database, o_db) < 0) ||
-	    (o_key && conf_set(&w.conf.key, o_key) < 0))
+	/* Relative paths are taken against this directory (we chdir("/")),
+	 * now and at every reload. */
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		fatalx("getcwd: %s", strerror(errno));
+	w.opt_socket = o_socket;
+	w.opt_db = o_db;
+	w.opt_key = o_key;
+	if (!(w.start_cwd = strdup(cwd)) ||
+	    (cfile && !(w.config_file = writer_abspath(&w, cfile))) ||
+	    writer_settings(&w, &w.conf, err, sizeof err) < 0)
 		fatalx("out of memory");
-	absolutize(&w.conf.socket);
-	absolutize(&w.conf.database);
-	absolutize(&w.conf.key);
 	/* Memory bound: this many sealed records wait while one group is
 	 * being committed (about 1.5 KiB each); reading pauses past it. */
 	w.pend_cap = w.conf.commit_max * 8 > 8192 ? w.conf.commit_max * 8 : 8192;
@@ -767,6 +754,10 @@ main(int argc, char **argv)
 	int64_t last_seq = w.seq;
 	w.procs = procs_new();
 	w.coverage = coverage_new();
+	w.peers = peers_new(rules_resolved_cache(w.conf.rules),
+			    rules_resolved_ttl_ms(w.conf.rules));
+	if (!w.peers)
+		fatalx("out of memory");
 	if (!w.procs || group_init(&w) < 0)
 		fatalx("%s: %s", w.conf.database, sqlite3_errmsg(w.db));
 	if (procs_load(&w) < 0)
@@ -846,6 +837,9 @@ main(int argc, char **argv)
 	group_fini(&w);
 	procs_free(w.procs);
 	coverage_free(w.coverage);
+	peers_free(w.peers);
+	free(w.config_file);
+	free(w.start_cwd);
 	db_close(w.db);
 	close(w.lockfd);
 	chain_ctx_free(w.chain);

@@ -101,6 +101,16 @@ struct writer {
 	const char *alert_file;		/* --alert-file, overrides [alerts] file */
 	uint64_t violations;		/* policy_violation records this run */
 	uint64_t redactions;		/* secrets replaced this run */
+	struct peers *peers;		/* addresses allowed host names resolved
+					 * to (peers.h), or NULL */
+
+	/* What a reload needs to read the configuration as main did. */
+	char *config_file;		/* -c file (or the default) made absolute,
+					 * or NULL: none was read; owned */
+	char *start_cwd;		/* cwd at start, for relative paths; owned */
+	const char *opt_socket;		/* --socket, or NULL */
+	const char *opt_db;		/* --db, or NULL */
+	const char *opt_key;		/* --key, or NULL */
 };
 
 /* ---- group.c ---- */
@@ -253,7 +263,29 @@ int ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid,
  * DETAIL (JSON object text). */
 int ingest_lifecycle(struct writer *w, const char *event, const char *detail);
 
+/* ---- reload.c ---- */
+
+/* PATH made absolute against w->start_cwd (malloc'd), or NULL (ENOMEM). */
+char *writer_abspath(const struct writer *w, const char *path);
+/*
+ * Applies the command-line overrides (--socket, --db, --key) to C and
+ * makes its paths absolute, as at start.  0, or -ENOMEM with ERR.
+ */
+int writer_settings(const struct writer *w, struct conf *c, char *err,
+		    size_t errlen);
+/*
+ * SIGHUP: re-reads the configuration file and, if it loads, compiles, its
+ * [writer] settings are unchanged and its alert sinks open, switches the
+ * rules, policies, redaction, host allowlist and alerts to it at once;
+ * else logs FILE:LINE: reason and keeps the running configuration whole.
+ * Seals a writer_reload record either way.  Returns 0 if applied, else a
+ * negative code.  Called from the event loop, between records.
+ */
+int writer_reload(struct writer *w);
+
 /* ---- alerts.c ---- */
+
+struct alert_sinks;
 
 /*
  * Opens the sinks of C's [alerts] (FILE_OVERRIDE, if not NULL, replaces
@@ -268,6 +300,23 @@ struct alerts *alerts_start(const struct conf *c, const char *file_override,
  * the alert is dropped and counted.  A NULL handle frees JSON.
  */
 void alerts_push(struct alerts *a, char *json, int severity);
+/*
+ * Opens the sinks of C's [alerts] (FILE_OVERRIDE replacing its file) for
+ * alerts_apply: a reload prepares everything that can fail first.
+ * Returns them, or NULL with a reason in ERR.
+ */
+struct alert_sinks *alerts_prepare(const struct conf *c,
+				   const char *file_override, char *err,
+				   size_t errlen);
+/* Closes and frees prepared sinks that were not applied; NULL is a no-op. */
+void alerts_discard(struct alert_sinks *s);
+/*
+ * Switches A to sinks S (ownership taken) and C's rate, burst, queue and
+ * summary settings; queued alerts go to the new sinks.  Cannot fail and
+ * never waits for a delivery in progress (the old sinks are closed when
+ * it ends).  A NULL handle frees S.
+ */
+void alerts_apply(struct alerts *a, struct alert_sinks *s, const struct conf *c);
 /* Alerts delivered and suppressed so far (0 for a NULL handle). */
 void alerts_counts(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
 /* Delivers what is queued (for at most a few seconds), reports what was

@@ -4,7 +4,7 @@
 # are missing.  Sourced by tests/run-all.sh and tools/demo.sh.
 AUDITSHIM_PKGS=(gcc libc6-dev meson ninja-build pkg-config libssl-dev
     libsqlite3-dev libinih-dev libpcre2-dev libcmocka-dev python3 sqlite3
-    util-linux procps libcap2-bin
+    util-linux mount procps libcap2-bin
     git make strace libpython3.11-testsuite valgrind)
 
 auditshim_install_deps() {

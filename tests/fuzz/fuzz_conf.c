@@ -2,7 +2,8 @@
 /*
  * fuzz_conf.c - libFuzzer target for the INI configuration parser: any
  * input either loads or fails with a "PATH:LINE: reason" message, never
- * crashes or leaks.  The input is handed over through a memfd path.
+ * crashes or leaks, and what loads compiles or fails the same way.  The
+ * input is handed over through a memfd path.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (conf_defaults(&c) == 0) {
 		int rc = conf_load(&c, path, err, sizeof err);
 		if (rc != 0 && strncmp(err, path, strlen(path)) != 0)
+			__builtin_trap();
+		/* What loaded compiles, or fails naming a file (patterns, and
+		 * the one secret_flags builds). */
+		if (rc == 0 && conf_finish(&c, err, sizeof err) != 0 &&
+		    strncmp(err, path, strlen(path)) != 0 &&
+		    strncmp(err, CONF_DEFAULT_NAME, strlen(CONF_DEFAULT_NAME)) != 0 &&
+		    strcmp(err, "out of memory") != 0)
 			__builtin_trap();
 		if (!c.socket || !c.database || !c.key)
 			__builtin_trap();

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from harness import AUDITCTL, WRITER, WriterTest, auditctl, dump, main
+from harness import AUDITCTL, PYTHON, WRITER, WriterTest, auditctl, dump, main
 
 API_KEY = "sk-proj-Zq8vTestKey0123456789abcdefXYZ"
 GH_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
@@ -43,14 +43,18 @@ class Policy(WriterTest):
         name = self._testMethodName
         limits = ("rate = 1\nburst = 1\nsummary_interval = 1\n"
                   if name == "test_rate_limit" else "")
+        # The host allowlist of test_literal_ip_connects.
+        net = ("allowed_hosts = allowed.test localhost\n"
+               "allowed_addresses = 192.0.2.0/24\n"
+               if name == "test_literal_ip_connects" else "")
         self.config = os.path.join(self.tmp, "auditshim.ini")
         # Only settings: every rule family comes from the shipped file
         # (built in), which is what an installed writer runs.
         write_config(self.config,
-                     "[policy]\nworkspace = %s\n"
+                     "[policy]\nworkspace = %s\n%s"
                      "[alerts]\nsyslog = yes\nsyslog_socket = %s\n"
                      "command = cat >> %s\n%s" %
-                     (self.work, self.devlog, self.cmd_out, limits))
+                     (self.work, net, self.devlog, self.cmd_out, limits))
         return ["-c", self.config, "--alert-file", self.alerts]
 
     def syslog_lines(self):
@@ -227,6 +231,153 @@ rm -rf "%(proj)s/build"
         self.assertEqual(stop["alerts_sent"] + stop["alerts_suppressed"], 6)
         self.assertEqual(sum(x["count"] for x in summary), 5)
         self.assertIn("alerts suppressed", self.w.read_log())
+
+    def test_literal_ip_connects(self):
+        # Connects to addresses, judged against the lookups the agent made.
+        # Everything runs in a network namespace of its own with only a
+        # loopback device that is down, and /etc/hosts replaced inside a
+        # mount namespace: no packet leaves, no name server is asked.
+        probe = subprocess.run(["unshare", "--net", "--mount", "true"],
+                               capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("cannot create network namespaces here: %s" %
+                          probe.stderr.decode(errors="replace").strip())
+        hosts = os.path.join(self.tmp, "hosts")
+        write_config(hosts, "127.0.0.1 localhost\n"
+                     "198.51.100.7 api.allowed.test\n"
+                     "198.51.100.8 evil.unlisted.test\n")
+        usock = os.path.join(self.tmp, "u.sock")
+        script = os.path.join(self.tmp, "net.py")
+        write_config(script, """import socket, sys
+
+def conn(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect((host, port))
+    except OSError:
+        pass
+    s.close()
+
+def lookup(name):
+    return socket.getaddrinfo(name, 9, socket.AF_INET,
+                              socket.SOCK_STREAM)[0][4][0]
+
+conn(lookup("api.allowed.test"), 9)   # explained by an allowed lookup
+conn("203.0.113.7", 80)               # a literal address, never looked up
+conn(lookup("evil.unlisted.test"), 9) # looked up, but not an allowed name
+conn("192.0.2.10", 80)                # in allowed_addresses
+conn("127.0.0.1", 9)                  # loopback
+u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    u.connect(sys.argv[1])            # a Unix socket is never a peer
+except OSError:
+    pass
+""")
+        # unshare, sh and mount run under the shim too: their records
+        # (mount's netlink-free path, sh's execs) must raise nothing.
+        self.w.run(["unshare", "--net", "--mount", "/bin/sh", "-c",
+                    'mount --bind "$1" /etc/hosts && exec "$2" "$3" "$4"',
+                    "sh", hosts, PYTHON, script, usock], agent="net-agent")
+        rows = self.w.final_records()
+        text = dump(rows, 400)
+        conns = {r["target"]: r for r in rows if r["event"] == "connect"}
+        for t in ("198.51.100.7:9", "203.0.113.7:80", "198.51.100.8:9",
+                  "192.0.2.10:80", "127.0.0.1:9", usock):
+            self.assertIn(t, conns, text)
+        viol = {}
+        for r in rows:
+            if r["event"] == "policy_violation":
+                viol.setdefault(r["detail"]["policy"], []).append(r)
+        # The literal address and the one only an unlisted name explains.
+        bad = sorted(v["target"] for v in viol.get("unlisted_address", []))
+        self.assertEqual(bad, ["198.51.100.8:9", "203.0.113.7:80"], text)
+        for t in bad:
+            c = conns[t]
+            self.assertEqual(c["severity"], "medium")
+            v = [x for x in viol["unlisted_address"] if x["target"] == t][0]
+            self.assertEqual(v["seq"], c["seq"] + 1)
+            self.assertEqual(v["detail"]["seq"], c["seq"])
+            self.assertEqual(v["agent"], "net-agent")
+        for t in ("198.51.100.7:9", "192.0.2.10:80", "127.0.0.1:9", usock):
+            self.assertEqual(conns[t]["severity"], "info", t)
+        # The lookups: the allowed one is fine, the other is reported.
+        res = {r["target"]: r for r in rows if r["event"] == "resolve"}
+        self.assertEqual(res["api.allowed.test"]["severity"], "info")
+        self.assertEqual(res["api.allowed.test"]["detail"]["addresses"],
+                         ["198.51.100.7:9"])
+        self.assertEqual(res["evil.unlisted.test"]["severity"], "medium")
+        self.assertEqual([v["target"] for v in viol["unlisted_host"]],
+                         ["evil.unlisted.test"], text)
+        self.assertEqual(sorted(viol), ["unlisted_address", "unlisted_host"],
+                         text)
+        alerts = [a for a in self.alert_lines(3)
+                  if a["type"] == "policy_violation"]
+        self.assertEqual(sorted(a["target"] for a in alerts
+                                if a["policy"] == "unlisted_address"),
+                         ["198.51.100.8:9", "203.0.113.7:80"], alerts)
+
+    def test_secret_flags(self):
+        # A secret in the argument after its flag never reaches the store;
+        # the arguments after -p / -u of other tools are kept.
+        keep = os.path.join(self.work, "keep-this-dir")
+        secrets = ["SepSecret-4711", "TokSecret-0815", "MysqlPw-2342",
+                   "CurlPw-1234"]
+        # Stand-ins named like the tools whose short flags are secret.
+        bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(bindir)
+        for tool in ("mysql", "curl"):
+            os.symlink("/bin/echo", os.path.join(bindir, tool))
+        # The secrets are in the script (one argument of sh -c, redacted
+        # there) and in the argv of every command it runs.
+        self.w.run(["/bin/sh", "-c",
+                    "/bin/echo --password %s >/dev/null\n"
+                    "/bin/echo --token %s x >/dev/null\n"
+                    "%s/mysql -uroot -p%s db >/dev/null\n"
+                    "%s/curl -u bob:%s https://example.invalid/ >/dev/null\n"
+                    "/bin/mkdir -p %s\n" % (secrets[0], secrets[1], bindir,
+                                             secrets[2], bindir, secrets[3],
+                                             keep)])
+        rows = self.w.final_records()
+        text = dump(rows, 200)
+        self.assertTrue(os.path.isdir(keep))
+        echo = [r for r in rows if r["argv"] and r["argv"][0] == "/bin/echo"]
+        # exec records from sh and image_start records from echo itself.
+        self.assertEqual(len(echo), 4, text)
+        for r in echo:
+            self.assertRegex(r["argv"][2], r"^\[REDACTED:[0-9a-f]{8}\]$")
+            self.assertGreaterEqual(r["detail"]["redacted"], 1)
+        pw = [r for r in echo if r["argv"][1] == "--password"]
+        self.assertEqual(len(pw), 2, text)
+        self.assertEqual(pw[0]["argv"][2], pw[1]["argv"][2])
+        mk = [r for r in rows if r["argv"] and r["argv"][0] == "/bin/mkdir"]
+        self.assertTrue(mk, text)
+        for r in mk:
+            self.assertEqual(r["argv"], ["/bin/mkdir", "-p", keep])
+        my = [r for r in rows if r["argv"] and r["argv"][0].endswith("/mysql")]
+        self.assertEqual(len(my), 2, text)
+        for r in my:
+            self.assertEqual(r["argv"][1], "-uroot")
+            self.assertRegex(r["argv"][2], r"^-p\[REDACTED:[0-9a-f]{8}\]$")
+        cu = [r for r in rows if r["argv"] and r["argv"][0].endswith("/curl")]
+        self.assertEqual(len(cu), 2, text)
+        for r in cu:
+            self.assertRegex(r["argv"][2], r"^\[REDACTED:[0-9a-f]{8}\]$")
+            self.assertEqual(r["argv"][3], "https://example.invalid/")
+        # The script itself: every secret in it is a tag now.
+        top = [r for r in rows if r["event"] == "image_start" and r["argv"]
+               and r["argv"][:2] == ["/bin/sh", "-c"]]
+        self.assertEqual(len(top), 1, text)
+        self.assertEqual(top[0]["detail"]["redacted"], 4)
+        self.assertIn("/bin/mkdir -p " + keep, top[0]["argv"][2])
+        db = self.w.db
+        for path in (db, db + "-wal", db + "-shm", db + ".head"):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    raw = f.read()
+                for secret in secrets:
+                    self.assertNotIn(secret.encode(), raw,
+                                     "%s leaked into %s" % (secret, path))
 
     def test_config_errors(self):
         bad = os.path.join(self.tmp, "bad.ini")

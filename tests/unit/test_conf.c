@@ -168,6 +168,35 @@ test_shipped_config_loads(void **state)
 	conf_free(&c);
 }
 
+/* What a reload compares: the [writer] settings, nothing else. */
+static void
+test_writer_diff(void **state)
+{
+	(void)state;
+	struct conf a, b;
+	char err[512];
+
+	assert_int_equal(conf_defaults(&a), 0);
+	assert_int_equal(load("[writer]\ndatabase = /x/audit.db\n"
+			      "[alerts]\nrate = 3\n[policy]\nworkspace = /w\n",
+			      &b, err, sizeof err), 0);
+	assert_string_equal(conf_writer_diff(&a, &b), "database");
+	conf_free(&b);
+	teardown(NULL);
+	assert_int_equal(load("[alerts]\nrate = 3\n[policy]\nworkspace = /w\n",
+			      &b, err, sizeof err), 0);
+	assert_null(conf_writer_diff(&a, &b));
+	conf_free(&b);
+	teardown(NULL);
+	assert_int_equal(load("[writer]\ncommit_max = 9\n", &b, err, sizeof err), 0);
+	assert_string_equal(conf_writer_diff(&a, &b), "commit_max");
+	assert_int_equal(conf_set(&b.socket, "/other.sock"), 0);
+	assert_string_equal(conf_writer_diff(&a, &b), "socket");
+	conf_free(&b);
+	teardown(NULL);
+	conf_free(&a);
+}
+
 int
 main(void)
 {
@@ -178,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test_teardown(test_long_line, teardown),
 		cmocka_unit_test(test_shipped_config_loads),
+		cmocka_unit_test(test_writer_diff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "peers.h"
 #include "rules.h"
 
 static char path[] = "/tmp/test_rules.XXXXXX";
@@ -241,6 +242,22 @@ static const struct pcase pcases[] = {
 	{ "resolve", "other", "::1", NULL, NULL, NULL },
 	{ "resolve", "other", "93.184.216.34", NULL, "unlisted_host", "medium" },
 	{ "resolve", "other", "github.com.evil.net", NULL, "unlisted_host", "medium" },
+	{ "resolve", "other", "API.GitHub.com.", NULL, NULL, NULL },
+	{ "resolve", "other", "notgithub.com", NULL, "unlisted_host", "medium" },
+	{ "resolve", "other", "", NULL, NULL, NULL },
+	/* unlisted_address: no lookup explains these (the cache is empty). */
+	{ "connect", "tool_call", "203.0.113.7:80", NULL, "unlisted_address", "medium" },
+	{ "connect", "tool_call", "[2001:db8::1]:443", NULL, "unlisted_address", "medium" },
+	{ "connect", "tool_call", "[::ffff:203.0.113.7]:80", NULL, "unlisted_address", "medium" },
+	{ "connect", "other", "127.0.0.1:8080", NULL, NULL, NULL },
+	{ "connect", "other", "[::1]:443", NULL, NULL, NULL },
+	{ "connect", "other", "[::ffff:127.0.0.1]:80", NULL, NULL, NULL },
+	{ "connect", "other", "0.0.0.0:80", NULL, NULL, NULL },
+	{ "connect", "other", "/run/dbus/system_bus_socket", NULL, NULL, NULL },
+	{ "connect", "other", "@/tmp/.X11-unix/X0", NULL, NULL, NULL },
+	{ "connect", "other", "family:16", NULL, NULL, NULL },
+	{ "bind", "other", "203.0.113.7:80", NULL, NULL, NULL },
+	{ "sendto", "other", "203.0.113.7:53", NULL, NULL, NULL },
 	{ "blind_spot", "other", "/usr/bin/sudo", NULL, "blind_spot", "medium" },
 	{ "gap", "other", NULL, NULL, "gap", "medium" },
 	{ "open", "other", "/w/gap", NULL, NULL, NULL },
@@ -372,6 +389,112 @@ test_policy_filters(void **state)
 	conf_free(&c);
 }
 
+/* The first policy IN breaks, or NULL. */
+static const char *
+first_policy(struct conf *c, const char *event, const char *target,
+	     struct peers *p, uint64_t now)
+{
+	const struct rule_info *hit[8];
+	struct rules_input in = { .event = event, .klass = "other",
+				  .target = target, .target_len = strlen(target),
+				  .peers = p, .now_ms = now };
+	return rules_policies(c->rules, &in, hit, 8) ? hit[0]->name : NULL;
+}
+
+static void
+learn(struct peers *p, const char *host, const char *addr, uint64_t now)
+{
+	struct peer_addr a;
+	assert_int_equal(peers_parse(addr, strlen(addr), &a), 0);
+	assert_int_equal(peers_learn(p, &a, host, strlen(host), now), 0);
+}
+
+static void
+test_peer_allowlist(void **state)
+{
+	(void)state;
+	struct conf c;
+	char err[512];
+	struct peers *p = peers_new(16, 1000);
+
+	assert_non_null(p);
+	assert_int_equal(load("[policy]\nallowed_hosts = Example.com, api.test.\n"
+			      "allowed_addresses = 192.0.2.0/24 2001:db8::/32 "
+			      "198.51.100.7\nresolved_cache = 16\nresolved_ttl = 5\n",
+			      &c, err, sizeof err), 0);
+	assert_int_equal(rules_resolved_cache(c.rules), 16);
+	assert_int_equal(rules_resolved_ttl_ms(c.rules), 5000);
+	/* Names: the name, its subdomains, any case, a final dot. */
+	assert_true(rules_host_allowed(c.rules, "example.com", 11));
+	assert_true(rules_host_allowed(c.rules, "a.b.EXAMPLE.com.", 16));
+	assert_true(rules_host_allowed(c.rules, "api.test", 8));
+	assert_false(rules_host_allowed(c.rules, "badexample.com", 14));
+	assert_false(rules_host_allowed(c.rules, "example.com.evil.net", 20));
+	assert_false(rules_host_allowed(c.rules, "github.com", 10));
+	assert_null(first_policy(&c, "resolve", "www.example.com", p, 0));
+	assert_string_equal(first_policy(&c, "resolve", "github.com", p, 0),
+			    "unlisted_host");
+
+	/* Addresses: an allowed lookup explains them, for resolved_ttl. */
+	const char *t = "203.0.113.5:443";
+	assert_string_equal(first_policy(&c, "connect", t, p, 0),
+			    "unlisted_address");
+	learn(p, "cdn.example.com", "203.0.113.5", 100);
+	assert_null(first_policy(&c, "connect", t, p, 200));
+	assert_null(first_policy(&c, "connect", "[::ffff:203.0.113.5]:80", p, 200));
+	assert_string_equal(first_policy(&c, "connect", "203.0.113.6:443", p, 200),
+			    "unlisted_address");
+	assert_string_equal(first_policy(&c, "connect", t, p, 1100),
+			    "unlisted_address");
+	/* A reverse lookup of an explained address is fine too. */
+	learn(p, "cdn.example.com", "203.0.113.5", 2000);
+	assert_null(first_policy(&c, "resolve", "203.0.113.5", p, 2001));
+	assert_string_equal(first_policy(&c, "resolve", "203.0.113.9", p, 2001),
+			    "unlisted_host");
+	/* Networks and single addresses of allowed_addresses. */
+	assert_null(first_policy(&c, "connect", "192.0.2.200:22", p, 0));
+	assert_null(first_policy(&c, "connect", "[2001:db8:1::5]:443", p, 0));
+	assert_null(first_policy(&c, "connect", "198.51.100.7:80", p, 0));
+	assert_string_equal(first_policy(&c, "connect", "198.51.100.8:80", p, 0),
+			    "unlisted_address");
+	assert_string_equal(first_policy(&c, "connect", "192.0.3.1:80", p, 0),
+			    "unlisted_address");
+	/* Without a cache (auditctl classify) only the lists count. */
+	assert_string_equal(first_policy(&c, "connect", t, NULL, 2001),
+			    "unlisted_address");
+	conf_free(&c);
+
+	/* A new configuration that drops the name: its cached addresses no
+	 * longer explain anything (a reload keeps the cache). */
+	assert_int_equal(load("[policy]\nallowed_hosts = other.org\n", &c, err,
+			      sizeof err), 0);
+	assert_string_equal(first_policy(&c, "connect", t, p, 2001),
+			    "unlisted_address");
+	/* The compiled-in defaults when [policy] leaves them out. */
+	conf_free(&c);
+	assert_int_equal(load("[policy]\nworkspace = /w\n", &c, err, sizeof err), 0);
+	assert_true(rules_host_allowed(c.rules, "api.anthropic.com", 17));
+	assert_true(rules_host_allowed(c.rules, "localhost", 9));
+	assert_false(rules_host_allowed(c.rules, "example.com", 11));
+	assert_int_equal(rules_resolved_cache(c.rules), 4096);
+	assert_int_equal(rules_resolved_ttl_ms(c.rules), 3600000);
+	conf_free(&c);
+	/* An empty list allows no name at all. */
+	assert_int_equal(load("[policy]\nallowed_hosts =\n", &c, err, sizeof err), 0);
+	assert_false(rules_host_allowed(c.rules, "localhost", 9));
+	assert_null(first_policy(&c, "resolve", "127.0.0.1", p, 0));
+	conf_free(&c);
+	/* "peer = unlisted" in an operator's own policy, with unless. */
+	assert_int_equal(load("[policy:out]\nevents = connect sendto\npattern = .\n"
+			      "peer = unlisted\nunless = :53$\nseverity = high\n"
+			      "message = m\n", &c, err, sizeof err), 0);
+	assert_string_equal(first_policy(&c, "sendto", "203.0.113.1:123", p, 0), "out");
+	assert_null(first_policy(&c, "sendto", "203.0.113.1:53", p, 0));
+	assert_null(first_policy(&c, "resolve", "evil.example", p, 0));
+	conf_free(&c);
+	peers_free(p);
+}
+
 /* TEXT is refused with "PATH:LINE: ..." containing WHAT. */
 static void
 expect_error(const char *text, int line, const char *what)
@@ -417,6 +540,29 @@ test_bad_config(void **state)
 	expect_error("[alerts]\nrate = 0\n", 2, "rate");
 	expect_error("[alerts]\nsmtp = x\n", 2, "unknown key 'smtp' in [alerts]");
 	expect_error("[classify:]\nx = 1\n", 2, "unknown section");
+	expect_error("[policy]\nallowed_hosts = a.com *.b.com\n", 2,
+		     "bad host name '*.b.com'");
+	expect_error("[policy]\nallowed_hosts = a..com\n", 2, "bad host name");
+	expect_error("[policy]\nallowed_hosts = 10.1.2.3\n", 2,
+		     "is an address (list addresses in allowed_addresses)");
+	expect_error("[policy]\nallowed_hosts = a.com\nallowed_hosts = b.com\n", 3,
+		     "duplicate key 'allowed_hosts'");
+	expect_error("[policy]\nallowed_addresses = 10.0.0.1/8\n", 2,
+		     "host bits set");
+	expect_error("[policy]\nallowed_addresses = 10.0.0.0/33\n", 2, "bad prefix");
+	expect_error("[policy]\nallowed_addresses = 10.0.0.0/\n", 2, "bad prefix");
+	expect_error("[policy]\nallowed_addresses = 2001:db8::/129\n", 2,
+		     "bad prefix");
+	expect_error("[policy]\nallowed_addresses = example.com\n", 2,
+		     "bad address 'example.com'");
+	expect_error("[policy]\nresolved_cache = 0\n", 2, "1..262144");
+	expect_error("[policy]\nresolved_ttl = 1h\n", 2, "resolved_ttl");
+	expect_error("[policy:p]\npeer = listed\n", 2, "bad peer 'listed'");
+	expect_error("[redact]\nsecret_flags = --password password\n", 2,
+		     "secret_flags: bad entry 'password'");
+	expect_error("[redact]\nsecret_flags = :-p\n", 2, "bad entry");
+	expect_error("[redact]\nsecret_flags = my/prog:-p\n", 2, "bad entry");
+	expect_error("[redact]\nsecret_flags = --pa$$\n", 2, "bad entry");
 }
 
 static void
@@ -475,6 +621,7 @@ main(void)
 		cmocka_unit_test(test_shipped_policies),
 		cmocka_unit_test(test_first_match_wins),
 		cmocka_unit_test(test_policy_filters),
+		cmocka_unit_test(test_peer_allowlist),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_alerts_keys),
 		cmocka_unit_test(test_builtin_equals_shipped),
