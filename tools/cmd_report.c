@@ -254,9 +254,18 @@ static const char sql_violation_counts[] =
 	"GROUP BY severity ORDER BY CASE severity WHEN 'critical' THEN 0 "
 	"WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
 
+/*
+ * The rule: a policy_violation record names it in detail.policy; the
+ * record it judged is named by the violation records sealed right after
+ * it (one per matching policy).
+ */
 static const char sql_violations[] =
 	"SELECT severity, seq, time, event, session, pid, target, "
-	DJ("", "rule") " FROM records WHERE" W
+	"CASE WHEN event = 'policy_violation' THEN " DJ("", "policy") " ELSE "
+	"(SELECT group_concat(" DJ("v.", "policy") ", ',') FROM records v "
+	" WHERE v.seq > records.seq AND v.seq <= records.seq + 64 "
+	" AND v.event = 'policy_violation' "
+	" AND " DJ("v.", "seq") " = records.seq) END FROM records WHERE" W
 	"AND (event = 'policy_violation' OR severity <> 'info') "
 	"ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 "
 	"WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, seq";
