@@ -471,7 +471,7 @@ cell_show(struct jbuf *b, const char *c, bool md)
 	struct jbuf tmp = { 0 };
 	ctl_add_printable(&tmp, c, cut ? CELL_SHOW - 3 : n);
 	for (size_t i = 0; i < tmp.len; i++) {
-		if (md && (tmp.p[i] == '|' || tmp.p[i] == '\\' || tmp.p[i] == '`'))
+		if (md && tmp.p[i] && strchr("|\\`<>", tmp.p[i]))
 			jbuf_add(b, "\\", 1);
 		jbuf_add(b, tmp.p + i, 1);
 	}
