@@ -4,9 +4,9 @@
  * asks of a time window, from the store opened read-only.  Each section
  * is one parameterised aggregate query whose rows become a small table
  * (bounded: at most REPORT_ROWS rows each, the rest counted); the same
- * tables are then written as text, markdown, JSON or CSV.  Sections:
- * chain status, totals, sessions with their process trees
- * (report_tree.c), tool calls, changes, network peers,
+ * tables are then written as text, markdown, JSON, CSV or HTML
+ * (report_html.c).  Sections: chain status, totals, sessions with their
+ * process trees (report_tree.c), tool calls, changes, network peers,
  * approvals, policy violations, blind spots and gaps.
  */
 #include "cmd.h"
@@ -31,7 +31,7 @@
 /* Longest cell shown in text and markdown (JSON and CSV get it whole). */
 #define CELL_SHOW 72
 
-enum report_format { R_TEXT, R_MARKDOWN, R_JSON, R_CSV };
+enum report_format { R_TEXT, R_MARKDOWN, R_JSON, R_CSV, R_HTML };
 
 static void
 rtab_free(struct rtab *t)
@@ -805,7 +805,7 @@ report_usage(FILE *f)
 {
 	fprintf(f, "usage: auditctl [-c file] [--db path] [--key path] report "
 		"--since time [--until time]\n"
-		"       [-f text|markdown|json|csv]\n");
+		"       [-f text|markdown|json|csv|html]\n");
 }
 
 int
@@ -821,6 +821,7 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 	enum report_format fmt = R_TEXT;
 	struct rtab tabs[S_N];
 	struct ptree *trees = NULL;
+	struct timeline *tl = NULL;
 	int ch, ret = CTL_EXIT_USAGE;
 
 	memset(tabs, 0, sizeof tabs);
@@ -837,9 +838,11 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 				fmt = R_JSON;
 			else if (strcmp(optarg, "csv") == 0)
 				fmt = R_CSV;
+			else if (strcmp(optarg, "html") == 0)
+				fmt = R_HTML;
 			else {
 				warnx("report: unknown format '%s' (text, "
-				      "markdown, json or csv)", optarg);
+				      "markdown, json, csv or html)", optarg);
 				report_usage(stderr);
 				return CTL_EXIT_USAGE;
 			}
@@ -912,6 +915,9 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 	if (ptrees_build(db, &tabs[S_SESSIONS], flt.since, flt.until,
 			 &trees) < 0)
 		goto out;
+	if (fmt == R_HTML && timeline_build(db, &tabs[S_SESSIONS], flt.since,
+					    flt.until, &tl) < 0)
+		goto out;
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	approval_latency(&tabs[S_APPROVALS]);
 
@@ -933,6 +939,11 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 	case R_CSV:
 		out_csv(&b, tabs, S_N, trees);
 		break;
+	case R_HTML: {
+		struct report_meta m = { flt.since, flt.until, host, chain > 0 };
+		report_html(&b, tabs, trees, tl, &m);
+		break;
+	}
 	}
 	if (b.oom) {
 		warnx("out of memory");
@@ -948,6 +959,7 @@ out:
 		ret = CTL_EXIT_USAGE;
 	}
 	ptrees_free(trees, tabs[S_SESSIONS].nrows);
+	timeline_free(tl);
 	for (int i = 0; i < S_N; i++)
 		rtab_free(&tabs[i]);
 	jbuf_free(&b);

@@ -2,7 +2,8 @@
 /*
  * report.h - what the parts of `auditctl report` share: the section
  * tables (cmd_report.c fills them from SQL and writes text, markdown,
- * JSON and CSV) and the per-session process trees (report_tree.c).
+ * JSON and CSV), the per-session process trees (report_tree.c) and the
+ * HTML document with its SVG timeline (report_html.c).
  */
 #ifndef AUDITSHIM_REPORT_H
 #define AUDITSHIM_REPORT_H
@@ -27,7 +28,7 @@ enum {
 
 /* One section: a titled table. */
 struct rtab {
-	const char *name;		/* key in JSON and CSV */
+	const char *name;		/* key in JSON and CSV, id in HTML */
 	const char *title;		/* heading */
 	int ncols;			/* columns */
 	const char *cols[MAXCOLS];	/* column names */
@@ -91,5 +92,40 @@ int ptrees_build(sqlite3 *db, const struct rtab *sess, const char *since,
 void ptrees_free(struct ptree *t, int n);
 /* True if node I of T is shown: it or something below it has a process. */
 bool ptree_shown(const struct ptree *t, int i);
+
+/* ---- HTML (report_html.c) ---- */
+
+/* Activity of the listed sessions over time, in fixed buckets. Opaque. */
+struct timeline;
+
+/*
+ * Counts records per session (rows of SESS), time bucket and class, and
+ * policy violations, in [SINCE, UNTIL) with one aggregate query; the
+ * buckets span the first to the last record of those sessions.  *OUT is
+ * set (free with timeline_free).  Returns 0, or -1 after printing the
+ * error.
+ */
+int timeline_build(sqlite3 *db, const struct rtab *sess, const char *since,
+		   const char *until, struct timeline **out);
+/* Frees TL; NULL is a no-op. */
+void timeline_free(struct timeline *tl);
+
+/* What the HTML document says besides the sections. */
+struct report_meta {
+	const char *since;	/* window start, as stored */
+	const char *until;	/* window end (exclusive), as stored */
+	const char *host;	/* the store's host name */
+	bool broken;		/* the chain is broken */
+};
+
+/*
+ * Appends the whole report as one self-contained HTML document: inline
+ * CSS and SVG, no script, no external resource, every value escaped.
+ * TABS are the S_N sections, TREES the trees of the sessions table's rows
+ * (may be NULL), TL the timeline (may be NULL).
+ */
+void report_html(struct jbuf *b, const struct rtab *tabs,
+		 const struct ptree *trees, const struct timeline *tl,
+		 const struct report_meta *m);
 
 #endif

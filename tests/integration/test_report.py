@@ -6,6 +6,7 @@ tail, and the report's sections in every format (checked with pids, times
 and hashes normalised away)."""
 
 import csv
+import html.parser
 import io
 import json
 import os
@@ -334,6 +335,49 @@ class Report(WriterTest):
         # Usage: --since is required; a bad window is refused.
         self.assertIn("--since is required", self.ctl("report", check=2).stderr)
         self.ctl("report", "--since", "later", check=2)
+
+    def test_report_html(self):
+        """Argv and an agent label written to attack the auditor's
+        browser come out as text; every section is there."""
+        evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+        self.w.run(["/bin/sh", "-c", "/bin/echo '%s' > /dev/null; "
+                    "touch 'CLAUDE.md'" % evil], cwd=self.work,
+                   agent='"><svg onload=alert(3)>')
+        self.w.settle()
+        cp = self.ctl("report", "--since", "1h", "-f", "html")
+        doc = cp.stdout
+        self.assertTrue(doc.startswith("<!DOCTYPE html>\n"))
+        self.assertTrue(doc.endswith("</html>\n"))
+        self.assertNotIn("<script", doc.lower())
+        self.assertNotIn("<img", doc.lower())
+        self.assertNotIn("<svg onload", doc.lower())
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x "
+                      "onerror=alert(2)&gt;", doc)
+        self.assertIn("&quot;&gt;&lt;svg onload=alert(3)&gt;", doc)
+
+        class P(html.parser.HTMLParser):
+            tags, ids = [], []
+
+            def handle_starttag(self, tag, attrs):
+                self.tags.append(tag)
+                for k, v in attrs:
+                    if k.startswith("on"):
+                        raise AssertionError("event handler %s=%s" % (k, v))
+                    if k == "id":
+                        self.ids.append(v)
+        p = P()
+        p.feed(doc)
+        self.assertNotIn("script", p.tags)
+        for sec in SECTIONS + ["timeline", "summary"]:
+            self.assertIn(sec, p.ids)
+        # The SVG timeline: one row for the one session, axis labels.
+        self.assertEqual(p.tags.count("svg"), 1)
+        self.assertEqual(doc.count('<g class="session">'), 1)
+        self.assertIn("time (UTC)", doc)
+        self.assertIn(">session</text>", doc)
+        # An unknown format is a usage error naming html among the choices.
+        cp = self.ctl("report", "--since", "1h", "-f", "xml", check=2)
+        self.assertIn("html", cp.stderr)
 
     def test_process_tree_limits(self):
         """A tree stops at 10 levels and 60 nodes and counts the rest."""
