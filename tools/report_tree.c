@@ -53,7 +53,7 @@ struct pent {
 	bool omitted;		/* NODE is an ancestor: this process is not shown */
 	bool awaiting;		/* announced by exec/spawn, image_start not yet seen */
 	bool unpaired;		/* placed from an image_start nobody announced */
-	int pend[PEND];		/* its system() spawns with no child yet */
+	int pend[PEND];		/* its system()/popen() spawns, child not seen */
 	bool pend_omit[PEND];	/* the same: omitted */
 	int npend;		/* entries in pend */
 	int64_t kids[PEND];	/* pids of its children placed unpaired */
