@@ -5,7 +5,8 @@
 AUDITSHIM_PKGS=(gcc libc6-dev meson ninja-build pkg-config libssl-dev
     libsqlite3-dev libinih-dev libpcre2-dev libcmocka-dev python3 sqlite3
     util-linux mount procps libcap2-bin
-    git make strace libpython3.11-testsuite valgrind)
+    git make strace libpython3.11-testsuite valgrind
+    chromium)   # renders the HTML report (tests/integration/test_render.py)
 
 auditshim_install_deps() {
     local missing=() p sudo=

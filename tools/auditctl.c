@@ -35,7 +35,7 @@ static const struct verb verbs[] = {
 	{ "query", cmd_query, "[filters] [--limit n] [-f table|ndjson|csv|ocsf]",
 	  false },
 	{ "report", cmd_report, "--since time [--until time] "
-	  "[-f text|markdown|json|csv]", true },
+	  "[-f text|markdown|json|csv|html]", true },
 	{ "tail", cmd_tail, "[-f] [-n lines] [--interval ms] [filters]", false },
 	{ "approve", cmd_approve, "task [--reason text] [--socket path]", false },
 	{ "deny", cmd_approve, "task [--reason text] [--socket path]", false },

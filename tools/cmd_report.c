@@ -4,8 +4,9 @@
  * asks of a time window, from the store opened read-only.  Each section
  * is one parameterised aggregate query whose rows become a small table
  * (bounded: at most REPORT_ROWS rows each, the rest counted); the same
- * tables are then written as text, markdown, JSON or CSV.  Sections:
- * chain status, totals, sessions, tool calls, changes, network peers,
+ * tables are then written as text, markdown, JSON, CSV or HTML
+ * (report_html.c).  Sections: chain status, totals, sessions with their
+ * process trees (report_tree.c), tool calls, changes, network peers,
  * approvals, policy violations, blind spots and gaps.
  */
 #include "cmd.h"
@@ -24,36 +25,13 @@
 #include "auditshim_config.h"
 #include "chain.h"
 #include "db.h"
+#include "report.h"
 #include "verify.h"
 
-/* Most rows a section lists; the others are counted ("N more"). */
-#define REPORT_ROWS 200
-/* Most columns a section has. */
-#define MAXCOLS 10
 /* Longest cell shown in text and markdown (JSON and CSV get it whole). */
 #define CELL_SHOW 72
 
-enum report_format { R_TEXT, R_MARKDOWN, R_JSON, R_CSV };
-
-/* Column flags. */
-enum {
-	C_NUM = 1,	/* a number: right-aligned, a JSON number */
-	C_USER = 2,	/* a uid: shown as "name (uid)" */
-};
-
-/* One section: a titled table. */
-struct rtab {
-	const char *name;		/* key in JSON and CSV */
-	const char *title;		/* heading */
-	int ncols;			/* columns */
-	const char *cols[MAXCOLS];	/* column names */
-	int flags[MAXCOLS];		/* C_* per column */
-	char **cells;			/* nrows * ncols, NULL for SQL NULL; owned */
-	int nrows;			/* rows held */
-	int64_t more;			/* rows left off */
-	bool kv;			/* two columns: item, value (an object in JSON) */
-	const char *empty;		/* what to say when there are no rows */
-};
+enum report_format { R_TEXT, R_MARKDOWN, R_JSON, R_CSV, R_HTML };
 
 static void
 rtab_free(struct rtab *t)
@@ -254,9 +232,18 @@ static const char sql_violation_counts[] =
 	"GROUP BY severity ORDER BY CASE severity WHEN 'critical' THEN 0 "
 	"WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
 
+/*
+ * The rule: a policy_violation record names it in detail.policy; the
+ * record it judged is named by the violation records sealed right after
+ * it (one per matching policy).
+ */
 static const char sql_violations[] =
 	"SELECT severity, seq, time, event, session, pid, target, "
-	DJ("", "rule") " FROM records WHERE" W
+	"CASE WHEN event = 'policy_violation' THEN " DJ("", "policy") " ELSE "
+	"(SELECT group_concat(" DJ("v.", "policy") ", ',') FROM records v "
+	" WHERE v.seq > records.seq AND v.seq <= records.seq + 64 "
+	" AND v.event = 'policy_violation' "
+	" AND " DJ("v.", "seq") " = records.seq) END FROM records WHERE" W
 	"AND (event = 'policy_violation' OR severity <> 'info') "
 	"ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 "
 	"WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, seq";
@@ -266,10 +253,6 @@ static const char sql_blind[] =
 	"CASE WHEN event = 'gap' THEN " DJ("", "count") " END, "
 	"coalesce(" DJ("", "reason") ", '') FROM records WHERE" W
 	"AND event IN ('blind_spot', 'gap') ORDER BY seq";
-
-/* The sections in order; chain first (filled by chain_section). */
-enum { S_CHAIN, S_TOTALS, S_SESSIONS, S_TOOLS, S_CHANGES, S_PEERS,
-       S_APPROVALS, S_VCOUNT, S_VIOL, S_BLIND, S_N };
 
 static void
 setup_tabs(struct rtab *t)
@@ -462,7 +445,7 @@ cell_show(struct jbuf *b, const char *c, bool md)
 	struct jbuf tmp = { 0 };
 	ctl_add_printable(&tmp, c, cut ? CELL_SHOW - 3 : n);
 	for (size_t i = 0; i < tmp.len; i++) {
-		if (md && (tmp.p[i] == '|' || tmp.p[i] == '\\' || tmp.p[i] == '`'))
+		if (md && tmp.p[i] && strchr("|\\`<>", tmp.p[i]))
 			jbuf_add(b, "\\", 1);
 		jbuf_add(b, tmp.p + i, 1);
 	}
@@ -471,9 +454,80 @@ cell_show(struct jbuf *b, const char *c, bool md)
 	jbuf_free(&tmp);
 }
 
+/* A tree node's counts: " (3)", " (3, 1 failed)". */
 static void
-out_text(struct jbuf *b, const struct rtab *t, int ntabs, bool tty,
-	 const char *since, const char *until, bool broken)
+node_counts(struct jbuf *b, const struct pnode *x)
+{
+	jbuf_printf(b, " (%" PRId64, x->count);
+	if (x->errors)
+		jbuf_printf(b, ", %" PRId64 " failed", x->errors);
+	jbuf_adds(b, ")");
+}
+
+/*
+ * The children of node I, one line each, the top level indented by
+ * INDENT and two more spaces per level; markdown as a nested list.
+ */
+static void
+tree_lines(struct jbuf *b, const struct ptree *t, int i, int indent, bool md)
+{
+	const struct pnode *p = &t->nodes[i];
+	int pad = indent + 2 * p->depth;	/* the children's indent */
+	for (int c = p->first_child; c >= 0; c = t->nodes[c].next) {
+		if (!ptree_shown(t, c))
+			continue;
+		jbuf_printf(b, "%*s%s", pad, "", md ? "- " : "");
+		cell_show(b, t->nodes[c].program, md);
+		node_counts(b, &t->nodes[c]);
+		jbuf_adds(b, "\n");
+		tree_lines(b, t, c, indent, md);
+	}
+	if (p->omitted)
+		jbuf_printf(b, "%*s%s... %" PRId64 " more process%s (tree "
+			    "limits)\n", pad, "", md ? "- " : "", p->omitted,
+			    p->omitted == 1 ? "" : "es");
+}
+
+/* Each listed session's process tree, after the sessions table. */
+static void
+trees_text(struct jbuf *b, const struct rtab *sess, const struct ptree *trees,
+	   bool md)
+{
+	bool any = false;
+	for (int r = 0; trees && r < sess->nrows; r++) {
+		const struct ptree *t = &trees[r];
+		if (!ptree_shown(t, 0))
+			continue;
+		if (!any)
+			jbuf_adds(b, md ? "\n### Process trees\n" :
+				  "\n  Process trees (programs run under their "
+				  "parent, with counts)\n");
+		any = true;
+		const char *id = sess->cells[r * sess->ncols];
+		const char *agent = sess->cells[r * sess->ncols + 1];
+		jbuf_adds(b, md ? "\n#### " : "  ");
+		cell_show(b, id, md);
+		if (agent) {
+			jbuf_adds(b, " (");
+			cell_show(b, agent, md);
+			jbuf_adds(b, ")");
+		}
+		jbuf_adds(b, md ? "\n\n" : "\n");
+		tree_lines(b, t, 0, md ? 0 : 4, md);
+		if (t->evicted)
+			jbuf_printf(b, md ? "\n_%" PRId64 " processes were "
+				    "forgotten to bound memory: a later child of "
+				    "one is shown at the top level._\n" :
+				    "    (%" PRId64 " processes were forgotten to "
+				    "bound memory: a later child of one is shown "
+				    "at the top level)\n", t->evicted);
+	}
+}
+
+static void
+out_text(struct jbuf *b, const struct rtab *t, int ntabs,
+	 const struct ptree *trees, bool tty, const char *since,
+	 const char *until, bool broken)
 {
 	const char *bold = tty ? "\033[1m" : "", *off = tty ? "\033[0m" : "";
 	jbuf_printf(b, "%sauditshim report%s  %s .. %s\n", bold, off, since, until);
@@ -529,12 +583,15 @@ out_text(struct jbuf *b, const struct rtab *t, int ntabs, bool tty,
 		}
 		if (x->more)
 			jbuf_printf(b, "  ... and %" PRId64 " more\n", x->more);
+		if (s == S_SESSIONS)
+			trees_text(b, x, trees, false);
 	}
 }
 
 static void
 out_markdown(struct jbuf *b, const struct rtab *t, int ntabs,
-	     const char *since, const char *until, const char *host)
+	     const struct ptree *trees, const char *since, const char *until,
+	     const char *host)
 {
 	jbuf_printf(b, "# auditshim report\n\n- Window: %s to %s (end "
 		    "exclusive)\n- Host: %s\n- Generated by auditctl "
@@ -562,6 +619,8 @@ out_markdown(struct jbuf *b, const struct rtab *t, int ntabs,
 		}
 		if (x->more)
 			jbuf_printf(b, "\n_... and %" PRId64 " more._\n", x->more);
+		if (s == S_SESSIONS)
+			trees_text(b, x, trees, true);
 	}
 }
 
@@ -587,9 +646,42 @@ json_cell(struct jbuf *b, const char *c, int flags)
 		jbuf_str(b, c, strlen(c));
 }
 
+/* The children of node I as a JSON array of nested objects. */
 static void
-out_json(struct jbuf *b, const struct rtab *t, int ntabs, const char *since,
-	 const char *until, const char *host, bool broken)
+json_children(struct jbuf *b, const struct ptree *t, int i)
+{
+	bool first = true;
+	jbuf_adds(b, "\"children\":[");
+	for (int c = t->nodes[i].first_child; c >= 0; c = t->nodes[c].next) {
+		const struct pnode *x = &t->nodes[c];
+		if (!ptree_shown(t, c))
+			continue;
+		jbuf_adds(b, first ? "{\"program\":" : ",{\"program\":");
+		first = false;
+		jbuf_strz(b, x->program);
+		jbuf_printf(b, ",\"count\":%" PRId64 ",\"errors\":%" PRId64
+			    ",\"omitted\":%" PRId64 ",", x->count, x->errors,
+			    x->omitted);
+		json_children(b, t, c);
+		jbuf_adds(b, "}");
+	}
+	jbuf_adds(b, "]");
+}
+
+static void
+json_tree(struct jbuf *b, const struct ptree *t)
+{
+	jbuf_printf(b, ",\"process_tree\":{\"omitted\":%" PRId64
+		    ",\"forgotten\":%" PRId64 ",", t->nodes[0].omitted,
+		    t->evicted);
+	json_children(b, t, 0);
+	jbuf_adds(b, "}");
+}
+
+static void
+out_json(struct jbuf *b, const struct rtab *t, int ntabs,
+	 const struct ptree *trees, const char *since, const char *until,
+	 const char *host, bool broken)
 {
 	jbuf_adds(b, "{\"report\":\"auditshim\",\"version\":");
 	jbuf_strz(b, AUDITSHIM_VERSION);
@@ -628,6 +720,8 @@ out_json(struct jbuf *b, const struct rtab *t, int ntabs, const char *since,
 				jbuf_printf(b, "%s\"%s\":", i ? "," : "", x->cols[i]);
 				json_cell(b, x->cells[r * x->ncols + i], x->flags[i]);
 			}
+			if (s == S_SESSIONS && trees)
+				json_tree(b, &trees[r]);
 			jbuf_adds(b, "}");
 		}
 		jbuf_printf(b, "],\"more\":%" PRId64 "}", x->more);
@@ -641,8 +735,45 @@ csv_str(struct jbuf *b, const char *s)
 	ctl_csv_text(b, (const unsigned char *)s, strlen(s));
 }
 
+/* Process-tree rows: one node per row, its parent by number. */
 static void
-out_csv(struct jbuf *b, const struct rtab *t, int ntabs)
+csv_trees(struct jbuf *b, const struct rtab *sess, const struct ptree *trees)
+{
+	static const char *const cols[] = { "session", "node", "parent",
+		"depth", "program", "count", "errors", "omitted" };
+	int row = 0;
+	for (int r = 0; trees && r < sess->nrows; r++) {
+		const struct ptree *t = &trees[r];
+		if (!ptree_shown(t, 0))
+			continue;
+		for (int n = 0; n < t->n; n++) {
+			const struct pnode *x = &t->nodes[n];
+			if (!ptree_shown(t, n))
+				continue;
+			char v[6][24];
+			snprintf(v[0], sizeof v[0], "%d", n);
+			snprintf(v[1], sizeof v[1], "%d", x->parent);
+			snprintf(v[2], sizeof v[2], "%d", x->depth);
+			snprintf(v[3], sizeof v[3], "%" PRId64, x->count);
+			snprintf(v[4], sizeof v[4], "%" PRId64, x->errors);
+			snprintf(v[5], sizeof v[5], "%" PRId64, x->omitted);
+			const char *val[8] = { sess->cells[r * sess->ncols],
+				v[0], n ? v[1] : "", v[2],
+				x->program ? x->program : "", n ? v[3] : "",
+				n ? v[4] : "", v[5] };
+			row++;
+			for (int i = 0; i < 8; i++) {
+				jbuf_printf(b, "process_tree,%d,%s,", row, cols[i]);
+				csv_str(b, val[i]);
+				jbuf_adds(b, "\r\n");
+			}
+		}
+	}
+}
+
+static void
+out_csv(struct jbuf *b, const struct rtab *t, int ntabs,
+	const struct ptree *trees)
 {
 	/* Long form, one cell per line: every section in one RFC 4180 table. */
 	jbuf_adds(b, "section,row,column,value\r\n");
@@ -664,6 +795,8 @@ out_csv(struct jbuf *b, const struct rtab *t, int ntabs)
 			}
 		if (x->more)
 			jbuf_printf(b, "%s,,more,%" PRId64 "\r\n", x->name, x->more);
+		if (s == S_SESSIONS)
+			csv_trees(b, x, trees);
 	}
 }
 
@@ -672,7 +805,7 @@ report_usage(FILE *f)
 {
 	fprintf(f, "usage: auditctl [-c file] [--db path] [--key path] report "
 		"--since time [--until time]\n"
-		"       [-f text|markdown|json|csv]\n");
+		"       [-f text|markdown|json|csv|html]\n");
 }
 
 int
@@ -687,6 +820,8 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 	struct ctl_filter flt = { 0 };
 	enum report_format fmt = R_TEXT;
 	struct rtab tabs[S_N];
+	struct ptree *trees = NULL;
+	struct timeline *tl = NULL;
 	int ch, ret = CTL_EXIT_USAGE;
 
 	memset(tabs, 0, sizeof tabs);
@@ -703,9 +838,11 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 				fmt = R_JSON;
 			else if (strcmp(optarg, "csv") == 0)
 				fmt = R_CSV;
+			else if (strcmp(optarg, "html") == 0)
+				fmt = R_HTML;
 			else {
 				warnx("report: unknown format '%s' (text, "
-				      "markdown, json or csv)", optarg);
+				      "markdown, json, csv or html)", optarg);
 				report_usage(stderr);
 				return CTL_EXIT_USAGE;
 			}
@@ -775,6 +912,12 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 		if (rtab_sql(db, &tabs[q[i].tab], q[i].sql, flt.since,
 			     flt.until) < 0)
 			goto out;
+	if (ptrees_build(db, &tabs[S_SESSIONS], flt.since, flt.until,
+			 &trees) < 0)
+		goto out;
+	if (fmt == R_HTML && timeline_build(db, &tabs[S_SESSIONS], flt.since,
+					    flt.until, &tl) < 0)
+		goto out;
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	approval_latency(&tabs[S_APPROVALS]);
 
@@ -783,18 +926,24 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 		gethostname(host, sizeof host - 1);
 	switch (fmt) {
 	case R_TEXT:
-		out_text(&b, tabs, S_N, isatty(STDOUT_FILENO), flt.since,
+		out_text(&b, tabs, S_N, trees, isatty(STDOUT_FILENO), flt.since,
 			 flt.until, chain > 0);
 		break;
 	case R_MARKDOWN:
-		out_markdown(&b, tabs, S_N, flt.since, flt.until, host);
+		out_markdown(&b, tabs, S_N, trees, flt.since, flt.until, host);
 		break;
 	case R_JSON:
-		out_json(&b, tabs, S_N, flt.since, flt.until, host, chain > 0);
+		out_json(&b, tabs, S_N, trees, flt.since, flt.until, host,
+			 chain > 0);
 		break;
 	case R_CSV:
-		out_csv(&b, tabs, S_N);
+		out_csv(&b, tabs, S_N, trees);
 		break;
+	case R_HTML: {
+		struct report_meta m = { flt.since, flt.until, host, chain > 0 };
+		report_html(&b, tabs, trees, tl, &m);
+		break;
+	}
 	}
 	if (b.oom) {
 		warnx("out of memory");
@@ -809,6 +958,8 @@ out:
 		warn("stdout");
 		ret = CTL_EXIT_USAGE;
 	}
+	ptrees_free(trees, tabs[S_SESSIONS].nrows);
+	timeline_free(tl);
 	for (int i = 0; i < S_N; i++)
 		rtab_free(&tabs[i]);
 	jbuf_free(&b);

@@ -6,17 +6,22 @@ tail, and the report's sections in every format (checked with pids, times
 and hashes normalised away)."""
 
 import csv
+import html.parser
 import io
 import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
+import tempfile
 import time
+import unittest
 
-from harness import AUDITCTL, PYTHON, WriterTest, auditctl, main
+from harness import AUDITCTL, PYTHON, Writer, WriterTest, auditctl, main
 from test_tamper import copy_store, tamper
 
 SECTIONS = ["chain", "totals", "sessions", "tool_calls", "changes",
@@ -282,6 +287,17 @@ class Report(WriterTest):
                             s["tool_calls"] >= 4 for s in sess), sess)
         for s in sess:
             self.assertGreaterEqual(s["duration_s"], 0)
+        # The shell's process tree: its commands under it, once each.
+        shell = [s for s in sess if s["first_command"] == "ls"][0]
+        roots = shell["process_tree"]["children"]
+        self.assertEqual(len(roots), 1, roots)
+        self.assertRegex(roots[0]["program"], r"/(da|ba)?sh$")
+        self.assertEqual(roots[0]["count"], 1)
+        kids = {os.path.basename(c["program"]): c["count"]
+                for c in roots[0]["children"]}
+        self.assertEqual(kids, {"ls": 1, "mkdir": 1, "mv": 1, "rm": 1})
+        self.assertRegex(texts["text"],
+                         r"\n    \S+sh \(1\)\n      \S+/ls \(1\)\n")
         peers = rep["sections"]["network_peers"]["rows"]
         peer = [p for p in peers if p["peer"] == "127.0.0.1:%d" % port]
         self.assertEqual(len(peer), 1, peers)
@@ -319,6 +335,89 @@ class Report(WriterTest):
         # Usage: --since is required; a bad window is refused.
         self.assertIn("--since is required", self.ctl("report", check=2).stderr)
         self.ctl("report", "--since", "later", check=2)
+
+    def test_report_html(self):
+        """Argv and an agent label written to attack the auditor's
+        browser come out as text; every section is there."""
+        evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+        self.w.run(["/bin/sh", "-c", "/bin/echo '%s' > /dev/null; "
+                    "touch 'CLAUDE.md'" % evil], cwd=self.work,
+                   agent='"><svg onload=alert(3)>')
+        self.w.settle()
+        cp = self.ctl("report", "--since", "1h", "-f", "html")
+        doc = cp.stdout
+        self.assertTrue(doc.startswith("<!DOCTYPE html>\n"))
+        self.assertTrue(doc.endswith("</html>\n"))
+        self.assertNotIn("<script", doc.lower())
+        self.assertNotIn("<img", doc.lower())
+        self.assertNotIn("<svg onload", doc.lower())
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x "
+                      "onerror=alert(2)&gt;", doc)
+        self.assertIn("&quot;&gt;&lt;svg onload=alert(3)&gt;", doc)
+
+        class P(html.parser.HTMLParser):
+            tags, ids = [], []
+
+            def handle_starttag(self, tag, attrs):
+                self.tags.append(tag)
+                for k, v in attrs:
+                    if k.startswith("on"):
+                        raise AssertionError("event handler %s=%s" % (k, v))
+                    if k == "id":
+                        self.ids.append(v)
+        p = P()
+        p.feed(doc)
+        self.assertNotIn("script", p.tags)
+        for sec in SECTIONS + ["timeline", "summary"]:
+            self.assertIn(sec, p.ids)
+        # The SVG timeline: one row for the one session, axis labels.
+        self.assertEqual(p.tags.count("svg"), 1)
+        self.assertEqual(doc.count('<g class="session">'), 1)
+        self.assertIn("time (UTC)", doc)
+        self.assertIn(">session</text>", doc)
+        # An unknown format is a usage error naming html among the choices.
+        cp = self.ctl("report", "--since", "1h", "-f", "xml", check=2)
+        self.assertIn("html", cp.stderr)
+
+    def test_process_tree_limits(self):
+        """A tree stops at 10 levels and 60 nodes and counts the rest."""
+        with open(os.path.join(self.work, "rec.sh"), "w") as f:
+            f.write('if [ "$1" -gt 0 ]; then /bin/sh ./rec.sh $(($1 - 1)); fi\n')
+        self.w.run(["/bin/sh", "./rec.sh", "14"], cwd=self.work,
+                   agent="deep")
+        os.mkdir(os.path.join(self.work, "bin"))
+        for i in range(70):
+            os.symlink("/bin/true", os.path.join(self.work, "bin", "t%d" % i))
+        self.w.run(["/bin/sh", "-c", "i=0; while [ $i -lt 70 ]; do "
+                    "./bin/t$i; i=$((i + 1)); done"], cwd=self.work,
+                   agent="wide")
+        self.w.settle()
+        rep = json.loads(self.ctl("report", "--since", "1h", "-f",
+                                  "json").stdout)
+        trees = {s["agent"]: s["process_tree"]
+                 for s in rep["sections"]["sessions"]["rows"]}
+
+        # 15 shells, each started by the one before: levels 1-10 shown,
+        # the deepest shown counts the 5 below it.
+        node, depth = trees["deep"], 0
+        while node["children"]:
+            self.assertEqual(len(node["children"]), 1)
+            node = node["children"][0]
+            depth += 1
+            self.assertEqual(node["count"], 1)
+        self.assertEqual(depth, 10)
+        self.assertEqual(node["omitted"], 5)
+
+        # 70 programs under one shell: 59 shown beside the shell's own
+        # node (60 in all), 11 counted.
+        wide = trees["wide"]["children"]
+        self.assertEqual(len(wide), 1)
+        self.assertEqual(len(wide[0]["children"]), 59)
+        self.assertEqual(wide[0]["omitted"], 11)
+        self.assertEqual(sum(c["count"] for c in wide[0]["children"]), 59)
+        text = self.ctl("report", "--since", "1h").stdout
+        self.assertIn("... 11 more processes (tree limits)", text)
+        self.assertIn("... 5 more processes (tree limits)", text)
 
     def test_report_broken_chain(self):
         self.populate()
@@ -363,6 +462,64 @@ class Report(WriterTest):
             p.send_signal(signal.SIGTERM)
             out, err = p.communicate(timeout=10)
         self.assertEqual(p.returncode, 0, err)
+
+
+class TreeMemory(unittest.TestCase):
+    """The pid table behind the process trees is bounded: a session with
+    more processes than it holds still shows a long-lived parent's
+    children under it.  40,000 compilers take minutes under the real
+    shim, so the real writer makes the store and the records are then
+    appended row by row as it would write them (unsealed: the chain
+    section says BROKEN)."""
+
+    def test_long_lived_parent_survives_the_bound(self):
+        tmp = tempfile.mkdtemp(prefix="auditshim-tree-")
+        w = Writer(tmp)
+        w.start()
+        w.stop()
+        db = w.db
+        con = sqlite3.connect(db)
+        rows = []
+        seq = con.execute("SELECT max(seq) FROM records").fetchone()[0]
+
+        def add(pid, ppid, event, target, result="ok"):
+            nonlocal seq
+            seq += 1
+            t = "2030-01-01T00:%02d:%02d.%06dZ" % (
+                seq // 60000000, seq // 1000000 % 60, seq % 1000000)
+            rows.append((seq, t, t, "h", "S1", "build", pid, ppid, 0, 0,
+                         None, event, "tool_call" if event == "exec"
+                         else "other", target, None, None, result, None,
+                         "info", 1, "0" * 16, 1, b"\0" * 32, b"\0" * 32,
+                         b"\0" * 32))
+        add(100, 1, "image_start", "/usr/bin/bash")
+        add(101, 100, "exec", "/usr/bin/make", "attempt")
+        add(101, 100, "image_start", "/usr/bin/make")
+        for i in range(40000):
+            pid = 1000 + i
+            add(pid, 101, "exec", "/usr/bin/cc", "attempt")
+            add(pid, 101, "image_start", "/usr/bin/cc")
+        add(50000, 100, "exec", "/usr/bin/ls", "attempt")
+        con.executemany("INSERT INTO records VALUES (%s)" %
+                        ",".join("?" * 25), rows)
+        con.commit()
+        con.close()
+        try:
+            cp = auditctl("--db", db, "report", "--since",
+                          "2030-01-01T00:00:00Z", "--until",
+                          "2030-01-02T00:00:00Z", "-f", "json", check=1)
+            tree = json.loads(cp.stdout)["sections"]["sessions"]["rows"][0][
+                "process_tree"]
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertGreater(tree["forgotten"], 0)   # the bound was reached
+        bash = tree["children"]
+        self.assertEqual([b["program"] for b in bash], ["/usr/bin/bash"])
+        kids = {c["program"]: c for c in bash[0]["children"]}
+        self.assertEqual(sorted(kids), ["/usr/bin/ls", "/usr/bin/make"])
+        cc = kids["/usr/bin/make"]["children"]
+        self.assertEqual([(c["program"], c["count"]) for c in cc],
+                         [("/usr/bin/cc", 40000)])
 
 
 if __name__ == "__main__":
