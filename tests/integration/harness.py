@@ -139,17 +139,30 @@ class Writer:
         return query(self.db)
 
     def settle(self, quiet=0.3, timeout=15.0):
-        """Waits until the store stops growing (group commit is async)."""
+        """Waits until the store stops growing (group commit is async): the
+        record count and the writer's CPU time both unchanged for QUIET
+        seconds, so a commit that is slow to reach the disk is waited for."""
         deadline = time.monotonic() + timeout
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
-            n = count(self.db)
+            n = (count(self.db), self._cpu_ticks())
             if n != last:
                 last, since = n, time.monotonic()
             elif time.monotonic() - since >= quiet:
-                return n
+                return n[0]
             time.sleep(0.05)
-        return last
+        return last[0] if last else 0
+
+    def _cpu_ticks(self):
+        """utime + stime of every writer thread, or None (not running)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        except OSError:
+            return None
 
 
 def connect_ro(db):
