@@ -25,13 +25,29 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 
+/*
+ * Records are recycled: a group's records are freed together after its
+ * commit, a pattern that defeats malloc's fast paths for objects this
+ * size.  Only the event loop's thread makes and frees records.
+ */
+#define REC_POOL_MAX 4096
+static struct rec *rec_pool;
+static size_t rec_pooled;
+/* UTF-8 clean-up scratch for rec_text (event loop thread only). */
+static struct jbuf text_scratch;
+
 struct rec *
 rec_new(void)
 {
-	/* Not calloc: inl[] need not be zeroed. */
-	struct rec *r = malloc(sizeof *r);
-	if (r)
-		memset(r, 0, offsetof(struct rec, inl));
+	struct rec *r = rec_pool;
+	if (r) {
+		rec_pool = r->next;
+		rec_pooled--;
+	} else if (!(r = malloc(sizeof *r))) {
+		return NULL;
+	}
+	/* Not all of it: inl[] need not be zeroed. */
+	memset(r, 0, offsetof(struct rec, inl));
 	return r;
 }
 
@@ -64,18 +80,15 @@ rec_take(struct rec *r, char *s)
 const char *
 rec_text(struct rec *r, const char *s, size_t n)
 {
-	struct jbuf b = { 0 };
+	struct jbuf *b = &text_scratch;
 
-	jbuf_utf8(&b, s, n);
-	if (b.oom) {
-		jbuf_free(&b);
+	jbuf_reset(b);
+	jbuf_utf8(b, s, n);
+	if (b->oom) {
+		jbuf_free(b);
 		return NULL;
 	}
-	if (!b.p) {
-		/* Empty string: jbuf allocated nothing. */
-		return rec_take(r, strdup(""));
-	}
-	return rec_take(r, b.p);
+	return rec_copy(r, b->p ? b->p : "", b->len);
 }
 
 void
@@ -86,7 +99,13 @@ rec_free(struct rec *r)
 	for (unsigned i = 0; i < r->nown; i++)
 		free(r->own[i]);
 	free(r->alert);
-	free(r);
+	if (rec_pooled < REC_POOL_MAX) {
+		r->next = rec_pool;
+		rec_pool = r;
+		rec_pooled++;
+	} else {
+		free(r);
+	}
 }
 
 int
@@ -489,6 +508,12 @@ group_fini(struct writer *w)
 	}
 	w->pend_tail = NULL;
 	w->npend = 0;
+	while ((r = rec_pool)) {
+		rec_pool = r->next;
+		free(r);
+	}
+	rec_pooled = 0;
+	jbuf_free(&text_scratch);
 	sqlite3_finalize(w->ins);
 	sqlite3_finalize(w->ps_upsert);
 	w->ins = w->ps_upsert = NULL;

@@ -33,13 +33,24 @@ now_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* A JSON object under construction. */
+/* A JSON object under construction (jobj_begin ... jobj_finish). */
 struct jobj {
-	struct jbuf b;		/* text so far */
+	struct jbuf b;		/* text so far: the writer's scratch, lent */
 	bool any;		/* a member was added */
 	struct writer *w;	/* redact string values with its rules, or NULL */
 	unsigned redacted;	/* secrets replaced in it */
+	struct writer *home;	/* whose scratch B is */
 };
+
+/* Starts O in W's scratch buffer (REDACT: apply W's [redact] patterns). */
+static void
+jobj_begin(struct jobj *o, struct writer *w, bool redact)
+{
+	*o = (struct jobj){ .b = w->obj_scratch, .w = redact ? w : NULL,
+			    .home = w };
+	w->obj_scratch = (struct jbuf){ 0 };
+	jbuf_reset(&o->b);
+}
 
 /*
  * S (N bytes) with the [redact] patterns applied: S itself, or the
@@ -126,19 +137,23 @@ jkey_i64(struct jobj *o, const char *key, int64_t v)
 static const char *
 jobj_finish(struct jobj *o, struct rec *r, bool *oom)
 {
-	if (!o->any) {
-		jbuf_free(&o->b);
-		return NULL;
-	}
-	jbuf_add(&o->b, "}", 1);
-	if (o->b.oom) {
-		*oom = true;
-		jbuf_free(&o->b);
-		return NULL;
-	}
-	return rec_take(r, o->b.p);
-}
+	const char *text = NULL;
 
+	if (o->any) {
+		jbuf_add(&o->b, "}", 1);
+		if (!o->b.oom)
+			text = rec_copy(r, o->b.p, o->b.len);
+		if (!text)
+			*oom = true;
+	}
+	/* The buffer goes back for the next object. */
+	if (o->b.oom || o->home->obj_scratch.p)
+		jbuf_free(&o->b);
+	else
+		o->home->obj_scratch = o->b;
+	o->b = (struct jbuf){ 0 };
+	return text;
+}
 struct flagname {
 	uint64_t bits;		/* all of these set */
 	const char *name;	/* its symbol */
@@ -365,7 +380,7 @@ seal_with_policy(struct writer *w, struct rec *r, const struct hits *h,
 	for (size_t i = 0; i < h->n; i++) {
 		const struct rule_info *p = h->p[i];
 		struct rec *v = rec_new();
-		struct jobj d = { 0 };
+		struct jobj d;
 		bool voom = false;
 
 		if (!v)
@@ -387,6 +402,7 @@ seal_with_policy(struct writer *w, struct rec *r, const struct hits *h,
 		v->r.klass = "other";
 		v->r.severity = rules_severity_name(p->severity);
 		v->r.target = dup_str(v, r->r.target);
+		jobj_begin(&d, w, false);
 		jkey_str(&d, "policy", p->name, strlen(p->name));
 		jkey_str(&d, "message", p->message, strlen(p->message));
 		jkey_i64(&d, "seq", r->r.seq);
@@ -419,7 +435,7 @@ ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid, uint64_t image,
 	   uint64_t count, const char *reason)
 {
 	struct rec *r = rec_new();
-	struct jobj d = { 0 };
+	struct jobj d;
 	bool oom = false;
 	char img[17];
 
@@ -437,6 +453,7 @@ ingest_gap(struct writer *w, pid_t pid, uid_t uid, gid_t gid, uint64_t image,
 	r->r.klass = "other";
 	r->r.image = dup_image(r, image);
 	snprintf(img, sizeof img, "%016" PRIx64, image);
+	jobj_begin(&d, w, false);
 	jkey_i64(&d, "pid", pid);
 	jkey_str(&d, "image", img, strlen(img));
 	if (count) {
@@ -490,7 +507,7 @@ ingest_approval(struct writer *w, const struct wire_msg *m, pid_t pid,
 		uid_t uid, gid_t gid)
 {
 	struct rec *r = rec_new();
-	struct jobj d = { .w = w };
+	struct jobj d;
 	bool oom = false;
 	int64_t ppid;
 	unsigned long long start;
@@ -515,6 +532,7 @@ ingest_approval(struct writer *w, const struct wire_msg *m, pid_t pid,
 	r->r.event = "approval";
 	r->r.klass = "other";
 	r->r.target = str_field(r, m, WT_TASK);
+	jobj_begin(&d, w, true);
 	jkey_str(&d, "decision", m->s[WT_DECISION].p, m->s[WT_DECISION].len);
 	if (wire_has(m, WT_TEXT))
 		jkey_str(&d, "reason", m->s[WT_TEXT].p, m->s[WT_TEXT].len);
@@ -693,9 +711,10 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 		return track;
 
 	struct rec *r = rec_new();
-	struct jobj d = { .w = w };
+	struct jobj d;
 	if (!r)
 		return -ENOMEM;
+	jobj_begin(&d, w, true);
 	rec_base(w, r, m->u[WT_TIME], recv);
 	r->r.session = dup_str(r, v.session);
 	r->r.agent = dup_str(r, v.agent);
@@ -744,20 +763,21 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 		}
 	}
 	if (m->nargs) {
-		struct jbuf a = { 0 };
-		jbuf_add(&a, "[", 1);
+		struct jbuf *a = &w->argv_json;
+		jbuf_reset(a);
+		jbuf_add(a, "[", 1);
 		for (unsigned i = 0; i < m->nargs; i++) {
 			size_t n;
 			const char *s = redact_arg(w, m, i, &n, &d.redacted);
 			if (i)
-				jbuf_add(&a, ",", 1);
-			jbuf_str(&a, s, n);
+				jbuf_add(a, ",", 1);
+			jbuf_str(a, s, n);
 		}
-		jbuf_add(&a, "]", 1);
-		oom |= a.oom;
-		r->r.argv = a.oom ? NULL : rec_take(r, a.p);
-		if (a.oom)
-			jbuf_free(&a);
+		jbuf_add(a, "]", 1);
+		r->r.argv = a->oom ? NULL : rec_copy(r, a->p, a->len);
+		oom |= !r->r.argv;
+		if (a->oom)
+			jbuf_free(a);
 	}
 	if (ev == WE_GAP) {
 		char img[17];

@@ -834,6 +834,8 @@ main(int argc, char **argv)
 		 " suppressed", w.committed, w.violations, sent, suppressed);
 	jbuf_free(&w.argv_join);
 	jbuf_free(&w.red);
+	jbuf_free(&w.argv_json);
+	jbuf_free(&w.obj_scratch);
 	group_fini(&w);
 	procs_free(w.procs);
 	coverage_free(w.coverage);

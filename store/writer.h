@@ -97,6 +97,8 @@ struct writer {
 	/* Classification, policy, redaction (rules.h), alerts (alerts.c). */
 	struct jbuf argv_join;		/* scratch: argv joined by spaces */
 	struct jbuf red;		/* scratch: redacted text */
+	struct jbuf argv_json;		/* scratch: argv as a JSON array */
+	struct jbuf obj_scratch;	/* scratch lent to each JSON object */
 	struct alerts *alerts;		/* delivery thread, or NULL */
 	const char *alert_file;		/* --alert-file, overrides [alerts] file */
 	uint64_t violations;		/* policy_violation records this run */
