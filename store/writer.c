@@ -25,6 +25,7 @@
 
 #include "auditshim_config.h"
 #include "db.h"
+#include "faultvfs.h"
 #include "verify.h"
 #include "json.h"
 #include "log.h"
@@ -746,6 +747,13 @@ main(int argc, char **argv)
 	w.exe[xl > 0 ? xl : 0] = '\0';
 
 	load_key(&w);
+	int fi = faultvfs_install();
+	if (fi < 0)
+		fatalx("AUDITSHIMD_CRASH_AFTER_IO: not a positive number");
+	if (fi > 0)
+		log_warnx("fault injection: crashing after %s storage writes "
+			  "(AUDITSHIMD_CRASH_AFTER_IO)",
+			  getenv("AUDITSHIMD_CRASH_AFTER_IO"));
 	if (db_open_rw(w.conf.database, w.host, &w.db, &w.lockfd, err,
 		       sizeof err) < 0)
 		fatalx("%s", err);
