@@ -124,19 +124,20 @@ send_syslog(struct alert_sinks *a, const char *json, int severity)
 	}
 }
 
-static void
-run_command(struct alert_sinks *a, const char *json)
+int
+run_shell(const char *cmd, const char *input, unsigned timeout_ms,
+	  const char *who)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, def;
 	int p[2];
 	pid_t pid;
-	char *argv[] = { "sh", "-c", a->command, NULL };
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		log_warn("alerts: pipe");
-		return;
+		log_warn("%s: pipe", who);
+		return -1;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
@@ -155,33 +156,36 @@ run_command(struct alert_sinks *a, const char *json)
 	close(p[0]);
 	if (rc != 0) {
 		close(p[1]);
-		log_warnx("alerts: cannot run the command: %s", strerror(rc));
-		return;
+		log_warnx("%s: cannot run the command: %s", who, strerror(rc));
+		return -1;
 	}
-	/* The pipe holds far more than one alert: this does not block. */
-	size_t len = strlen(json);
-	if (write(p[1], json, len) != (ssize_t)len || write(p[1], "\n", 1) != 1)
-		log_warn("alerts: writing to the command");
+	/* The pipe holds far more than one JSON object: this does not block. */
+	size_t len = strlen(input);
+	if (write(p[1], input, len) != (ssize_t)len || write(p[1], "\n", 1) != 1)
+		log_warn("%s: writing to the command", who);
 	close(p[1]);
-	uint64_t give_up = now_mono_ms() + ALERT_COMMAND_MS;
+	uint64_t give_up = now_mono_ms() + timeout_ms;
 	int st;
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR)
-			return;
+			return -1;
 		if (now_mono_ms() >= give_up) {
-			log_warnx("alerts: command still running after %d ms; killed",
-				  ALERT_COMMAND_MS);
+			log_warnx("%s: command still running after %u ms; killed",
+				  who, timeout_ms);
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			return;
+			return -1;
 		}
 		usleep(10000);
 	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		log_warnx("alerts: command failed (status %d)", st);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		log_warnx("%s: command failed (status %d)", who, st);
+		return -1;
+	}
+	return 0;
 }
 
 /* Sends one alert to every sink; called without the lock. */
@@ -198,7 +202,7 @@ deliver(struct alert_sinks *a, const char *json, int severity)
 	if (a->syslog)
 		send_syslog(a, json, severity);
 	if (a->command)
-		run_command(a, json);
+		run_shell(a->command, json, ALERT_COMMAND_MS, "alerts");
 }
 
 /* Sends a summary of N suppressed alerts (TOTAL so far) to sinks S;

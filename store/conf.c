@@ -50,6 +50,7 @@ enum conf_type {
 	CT_UINT,		/* unsigned member within [min, max] */
 	CT_BOOL,		/* bool member: yes/no, true/false, on/off, 1/0 */
 	CT_SEVERITY,		/* unsigned member: low, medium, high, critical */
+	CT_DISK_FULL,		/* unsigned member: hold, exec, stop */
 };
 
 struct conf_key {
@@ -66,6 +67,10 @@ static const struct conf_key writer_keys[] = {
 	{ "commit_interval_ms", CT_UINT,
 	  offsetof(struct conf, commit_interval_ms), 1, 60000 },
 	{ "commit_max", CT_UINT, offsetof(struct conf, commit_max), 1, 100000 },
+	{ "disk_full_action", CT_DISK_FULL,
+	  offsetof(struct conf, disk_full_action), 0, 0 },
+	{ "disk_full_command", CT_STRING,
+	  offsetof(struct conf, disk_full_command), 0, 0 },
 };
 
 static const struct conf_key alerts_keys[] = {
@@ -188,6 +193,17 @@ apply_key(struct conf_parse *p, const struct conf_key *keys, size_t n,
 			}
 			*(unsigned *)(base + k->offset) = (unsigned)sv;
 			return 0;
+		}
+		case CT_DISK_FULL: {
+			static const char *const names[] = { "hold", "exec", "stop" };
+			for (unsigned j = 0; j < 3; j++)
+				if (strcmp(value, names[j]) == 0) {
+					*(unsigned *)(base + k->offset) = j;
+					return 0;
+				}
+			snprintf(why, whylen, "bad value for '%s': '%s' (want hold, "
+				 "exec or stop)", name, value);
+			return -EINVAL;
 		}
 		}
 	}
@@ -437,6 +453,11 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (c->disk_full_action == DF_EXEC && !c->disk_full_command) {
+		snprintf(err, errlen, "%s: [writer] disk_full_action = exec needs "
+			 "disk_full_command", c->source ? c->source : "defaults");
+		return -EINVAL;
+	}
 	p.only = (RULES_FAM_CLASSIFY | RULES_FAM_POLICY | RULES_FAM_REDACT) &
 		 ~rules_families(c->rules);
 	if (p.only) {
@@ -487,7 +508,9 @@ conf_free(struct conf *c)
 	free(c->alert_syslog_socket);
 	free(c->alert_file);
 	free(c->alert_command);
+	free(c->disk_full_command);
 	rules_free(c->rules);
+	c->disk_full_command = NULL;
 	c->socket = c->database = c->key = c->source = NULL;
 	c->alert_syslog_socket = c->alert_file = c->alert_command = NULL;
 	c->rules = NULL;

@@ -19,6 +19,8 @@ struct conf {
 	char *key;		/* [writer] key: 32-byte MAC key file */
 	unsigned commit_interval_ms;	/* [writer] commit_interval_ms: max group delay (10) */
 	unsigned commit_max;		/* [writer] commit_max: max records per group (1000) */
+	unsigned disk_full_action;	/* [writer] disk_full_action: enum conf_disk_full (hold) */
+	char *disk_full_command;	/* [writer] disk_full_command: sh -c command, or NULL */
 	char *source;		/* file the values came from, or NULL for defaults */
 	struct rules *rules;	/* [classify:*], [policy], [policy:*], [redact] (rules.h) */
 	bool alert_syslog;	/* [alerts] syslog: send alerts to syslog (yes) */
@@ -31,6 +33,13 @@ struct conf {
 	unsigned alert_queue;	/* [alerts] queue: alerts waiting for delivery (1024) */
 	unsigned alert_summary_s;	/* [alerts] summary_interval: seconds between
 					 * "alerts suppressed" summaries (60) */
+};
+
+/* What the writer does when the database's disk is full. */
+enum conf_disk_full {
+	DF_HOLD,	/* keep records in memory, stop reading at the cap, retry */
+	DF_EXEC,	/* as hold, and run disk_full_command once per episode */
+	DF_STOP,	/* stop the writer (fail-closed shims then refuse) */
 };
 
 /* The shipped config/auditshim.ini, compiled in (default_ini.c). */

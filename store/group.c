@@ -175,6 +175,8 @@ struct committer {
 	bool stop;			/* exit when idle */
 	bool abandon;			/* give up WORK (stop deadline passed) */
 	bool failing;			/* the last attempt failed */
+	bool disk_full;			/* ...because the disk is full */
+	bool want_stop;			/* disk_full_action = stop: tell the loop */
 	int result;			/* of WORK once DONE: 0, or -EIO given up */
 	int evfd;			/* written when DONE is set */
 };
@@ -192,9 +194,13 @@ batch_free(struct batch *b)
 	memset(b, 0, sizeof *b);
 }
 
-/* One transaction: records, proc_state, COMMIT, then the head file. */
+/*
+ * One transaction: records, proc_state, COMMIT, then the head file.  On
+ * failure *FULL says whether the disk was full.
+ */
 static int
-commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen)
+commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen,
+	     bool *full)
 {
 	const char *what = "BEGIN";
 	struct rec *r;
@@ -230,9 +236,56 @@ commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen)
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(w->db));
+	int ec = sqlite3_extended_errcode(w->db) & 0xff;
+	*full = ec == SQLITE_FULL ||
+		(ec == SQLITE_IOERR && sqlite3_system_errno(w->db) == ENOSPC);
 	if (!sqlite3_get_autocommit(w->db))
 		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
 	return -EIO;
+}
+
+/*
+ * The commit of B failed because the disk is full: the first time in an
+ * episode, carry out disk_full_action.  Commit thread.
+ */
+static void
+disk_full(struct writer *w, const struct batch *b)
+{
+	struct committer *cm = w->cm;
+	char json[512];
+
+	pthread_mutex_lock(&cm->mu);
+	bool first = !cm->disk_full;
+	cm->disk_full = true;
+	pthread_mutex_unlock(&cm->mu);
+	if (!first)
+		return;
+	switch (w->conf.disk_full_action) {
+	case DF_HOLD:
+		log_crit("%s: disk full: holding %zu records in memory; reading from "
+			 "clients stops at %zu (disk_full_action = hold)",
+			 w->conf.database, b->n, w->pend_cap);
+		break;
+	case DF_EXEC:
+		log_crit("%s: disk full: holding %zu records, running "
+			 "disk_full_command", w->conf.database, b->n);
+		snprintf(json, sizeof json, "{\"event\":\"disk_full\","
+			 "\"held_records\":%zu,\"first_seq\":%lld}", b->n,
+			 (long long)b->head->r.seq);
+		run_shell(w->conf.disk_full_command, json, 60000,
+			  "disk_full_command");
+		break;
+	case DF_STOP:
+		log_crit("%s: disk full: stopping the writer (disk_full_action = "
+			 "stop)", w->conf.database);
+		pthread_mutex_lock(&cm->mu);
+		cm->want_stop = true;
+		pthread_mutex_unlock(&cm->mu);
+		uint64_t one = 1;
+		if (write(cm->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_warn("commit eventfd");
+		break;
+	}
 }
 
 static void *
@@ -252,13 +305,16 @@ committer_main(void *arg)
 		char err[256];
 		pthread_mutex_unlock(&cm->mu);
 		int rc;
-		while ((rc = commit_batch(w, b, err, sizeof err)) < 0) {
+		bool full = false;
+		while ((rc = commit_batch(w, b, err, sizeof err, &full)) < 0) {
 			delay = !delay ? RETRY_MIN_MS
 				: delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
 			log_crit("COMMIT FAILED (%s) on %s: %zu records (seq %lld..%lld) "
 				 "held in memory, retrying in %u ms", err,
 				 w->conf.database, b->n, (long long)b->head->r.seq,
 				 (long long)b->tail->r.seq, delay);
+			if (full)
+				disk_full(w, b);
 			pthread_mutex_lock(&cm->mu);
 			cm->failing = true;
 			struct timespec until;
@@ -283,6 +339,8 @@ committer_main(void *arg)
 				 "committed (seq %lld..%lld)", b->n,
 				 (long long)b->head->r.seq, (long long)b->tail->r.seq);
 		cm->failing = false;
+		if (rc == 0)
+			cm->disk_full = false;	/* the episode is over */
 		cm->result = rc;
 		cm->done = true;
 		uint64_t one = 1;
@@ -334,6 +392,8 @@ group_reap(struct writer *w)
 	if (read(cm->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
 		log_warn("commit eventfd");
 	pthread_mutex_lock(&cm->mu);
+	if (cm->want_stop)
+		w->stop_requested = true;
 	if (!cm->busy || !cm->done) {
 		pthread_mutex_unlock(&cm->mu);
 		return;

@@ -497,6 +497,10 @@ run(struct writer *w, struct loop *l)
 	uint64_t last_tick = 0;
 
 	while (!l->stop_signal) {
+		if (w->stop_requested) {
+			l->stop_signal = SIGTERM;	/* disk_full_action = stop */
+			break;
+		}
 		uint64_t now = now_mono_ms();
 		int timeout = group_due(w, now);
 		if (timeout < 0 || timeout > 250)
@@ -547,7 +551,10 @@ shutdown_writer(struct writer *w, struct loop *l)
 	struct jbuf d = { 0 };
 	int rc = 0;
 
-	log_info("%s: stopping", strsignal(l->stop_signal));
+	if (w->stop_requested)
+		log_crit("disk full: stopping (disk_full_action = stop)");
+	else
+		log_info("%s: stopping", strsignal(l->stop_signal));
 	/* Unlink first so no new connection can start, then take what is
 	 * already queued on the listener: those clients have sent. */
 	remove_socket(w->conf.socket, l);
@@ -566,8 +573,9 @@ shutdown_writer(struct writer *w, struct loop *l)
 	procs_tick(w, now_mono_ms(), true);
 	coverage_tick(w, now_mono_ms(), true);
 	jbuf_printf(&d, "{\"signal\":");
-	jbuf_strz(&d, sigabbrev_np(l->stop_signal) ? sigabbrev_np(l->stop_signal)
-						    : "?");
+	jbuf_strz(&d, w->stop_requested ? "disk_full"
+		  : sigabbrev_np(l->stop_signal) ? sigabbrev_np(l->stop_signal)
+		  : "?");
 	uint64_t sent, suppressed;
 	alerts_counts(w->alerts, &sent, &suppressed);
 	jbuf_printf(&d, ",\"records\":%" PRIu64 ",\"rejected_clients\":%" PRIu64

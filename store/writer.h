@@ -88,6 +88,7 @@ struct writer {
 	sqlite3_stmt *ps_upsert;	/* proc_state upsert; the commit thread's */
 	uint64_t committed;		/* records committed this run */
 	uint64_t lost;			/* sealed but never committed (stop) */
+	bool stop_requested;		/* disk_full_action = stop fired */
 
 	struct procs *procs;		/* process / session / pseq tables */
 	struct coverage *coverage;	/* execs awaiting their image_start */
@@ -324,6 +325,14 @@ void alerts_counts(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
 /* Delivers what is queued (for at most a few seconds), reports what was
  * suppressed, stops the thread and frees A.  Totals into SENT/SUPPRESSED. */
 void alerts_stop(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
+
+/*
+ * Runs CMD with /bin/sh -c, INPUT and a newline on its stdin, our
+ * signal mask and SIGPIPE disposition reset; waits for it at most
+ * TIMEOUT_MS (then kills it).  WHO prefixes log lines.  0 if it exited 0.
+ */
+int run_shell(const char *cmd, const char *input, unsigned timeout_ms,
+	      const char *who);
 
 /* fmt_time_ns() and now_realtime_ns() are in records.h. */
 /* Current monotonic time in ms. */

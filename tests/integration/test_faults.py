@@ -5,6 +5,7 @@ under valgrind.  Each test is bounded (the whole file runs in well under a
 minute) and asserts on counts, never on timings."""
 
 import errno
+import json
 import os
 import random
 import resource
@@ -274,6 +275,60 @@ class DiskFull(WriterTest):
         self.assertEqual(missing[:5], [], "held records not committed")
         self.assert_pseq_complete(rows)
         # tearDown stops the writer and verifies the chain twice.
+
+
+class DiskFullExec(DiskFull):
+    """disk_full_action = exec: the command runs once per episode."""
+
+    def writer_args(self):
+        self.out = os.path.join(self.base, "disk-full.json")
+        conf = os.path.join(self.base, "auditshim.ini")
+        with open(conf, "w") as f:
+            f.write("[writer]\ndisk_full_action = exec\n"
+                    "disk_full_command = cat >> %s\n" % self.out)
+        return ("-c", conf) + super().writer_args()
+
+    def test_disk_full_holds_then_commits(self):
+        super().test_disk_full_holds_then_commits()
+        # One episode (however many retries), one run of the command.
+        lines = read(self.out).splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        ev = json.loads(lines[0])
+        self.assertEqual(ev["event"], "disk_full")
+        self.assertGreater(ev["held_records"], 0)
+
+
+class DiskFullStop(DiskFull):
+    """disk_full_action = stop: the writer stops; the next start says so."""
+
+    def writer_args(self):
+        conf = os.path.join(self.base, "auditshim.ini")
+        with open(conf, "w") as f:
+            f.write("[writer]\ndisk_full_action = stop\n")
+        return ("-c", conf) + super().writer_args()
+
+    def test_disk_full_holds_then_commits(self):
+        self.w.run(["/bin/sh", "-c", "echo a > before.txt"], cwd=self.work)
+        self.w.records()
+        filler = self.fill()
+        d = os.path.join(self.work, "p0")
+        os.mkdir(d)
+        # The program is not affected (fail-open shim): it finishes.
+        cp = self.w.run([PYTHON, "-c", LOOP, "2000"], cwd=d)
+        self.assertEqual(cp.stdout, b"done\n")
+        rc = self.w.proc.wait(60)
+        self.w.proc = None
+        log = self.w.read_log()
+        self.assertEqual(rc, 1, log)
+        self.assertIn("disk full: stopping", log)
+        # Space returns; the next writer records the unclean stop as a gap.
+        os.unlink(filler)
+        self.w.start()
+        rows = self.w.records()
+        starts = self.by_event(rows, "writer_start")
+        self.assertEqual(starts[-1]["detail"]["previous_shutdown"], "unclean")
+        self.assertTrue([g for g in self.by_event(rows, "gap")
+                         if "uncleanly" in (g["detail"] or {}).get("reason", "")])
 
 
 def read(path):

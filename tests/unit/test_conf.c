@@ -103,6 +103,39 @@ expect_error(const char *text, int line, const char *what)
 }
 
 static void
+test_disk_full_action(void **state)
+{
+	(void)state;
+	struct conf c;
+	char err[512];
+
+	assert_int_equal(load("[writer]\n", &c, err, sizeof err), 0);
+	assert_int_equal(c.disk_full_action, DF_HOLD);
+	conf_free(&c);
+	unlink(path);
+	strcpy(path, "/tmp/test_conf.XXXXXX");
+	assert_int_equal(load("[writer]\ndisk_full_action = stop\n", &c, err,
+			      sizeof err), 0);
+	assert_int_equal(c.disk_full_action, DF_STOP);
+	conf_free(&c);
+	unlink(path);
+	strcpy(path, "/tmp/test_conf.XXXXXX");
+	/* exec without a command is refused when the configuration is finished */
+	assert_int_equal(load("[writer]\ndisk_full_action = exec\n", &c, err,
+			      sizeof err), 0);
+	assert_int_equal(conf_finish(&c, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "disk_full_command"));
+	conf_free(&c);
+	unlink(path);
+	strcpy(path, "/tmp/test_conf.XXXXXX");
+	assert_int_equal(load("[writer]\ndisk_full_action = exec\n"
+			      "disk_full_command = true\n", &c, err, sizeof err), 0);
+	assert_int_equal(conf_finish(&c, err, sizeof err), 0);
+	assert_string_equal(c.disk_full_command, "true");
+	conf_free(&c);
+}
+
+static void
 test_errors_name_line(void **state)
 {
 	(void)state;
@@ -114,6 +147,7 @@ test_errors_name_line(void **state)
 	expect_error("[writer]\ncommit_max = 99999999999999999999\n", 2, "commit_max");
 	expect_error("[writer]\ncommit_interval_ms = -5\n", 2, "commit_interval_ms");
 	expect_error("[writer]\ncommit_max = 5x\n", 2, "commit_max");
+	expect_error("[writer]\ndisk_full_action = halt\n", 2, "hold, exec or stop");
 	expect_error("[writer]\nsocket = /a\nsocket = /b\n", 3, "duplicate");
 	expect_error("[writer]\nsocket =\n", 2, "empty");
 	expect_error("[writer]\njust some words\n", 2, "syntax");
@@ -204,6 +238,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test_teardown(test_values_override_defaults, teardown),
 		cmocka_unit_test(test_errors_name_line),
+		cmocka_unit_test_teardown(test_disk_full_action, teardown),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test_teardown(test_long_line, teardown),
 		cmocka_unit_test(test_shipped_config_loads),
