@@ -455,8 +455,8 @@ void
 group_kick(struct writer *w, bool force)
 {
 	struct committer *cm = w->cm;
-	struct ps_row *rows;
-	size_t nrows;
+	struct ps_row *rows = NULL;
+	size_t nrows = 0;
 
 	if (!w->pend_head)
 		return;
@@ -468,17 +468,39 @@ group_kick(struct writer *w, bool force)
 		return;
 	}
 	pthread_mutex_unlock(&cm->mu);
-	if (procs_snapshot(w, &rows, &nrows) < 0)
+	/*
+	 * At most group_max records per transaction: a commit then takes a
+	 * few ms, so when reading has to pause for one (the pending list at
+	 * its cap) the shims' single bounded wait outlasts the pause.
+	 */
+	struct batch b = { .head = w->pend_head, .tail = w->pend_head, .n = 1 };
+	while (b.n < w->group_max && b.tail->next) {
+		b.tail = b.tail->next;
+		b.n++;
+	}
+	/*
+	 * proc_state goes with a group only when the group holds every
+	 * record sealed so far: saved state never runs ahead of the records
+	 * (after a crash it may lag, which costs a false gap, never a
+	 * silent one).
+	 */
+	if (!b.tail->next && procs_snapshot(w, &rows, &nrows) < 0)
 		return;		/* no memory: try again at the next kick */
+	b.rows = rows;
+	b.nrows = nrows;
+	w->pend_head = b.tail->next;
+	b.tail->next = NULL;
+	w->npend -= b.n;
+	if (!w->pend_head)
+		w->pend_tail = NULL;
+	else
+		w->pend_since_ms = now_mono_ms();
 	pthread_mutex_lock(&cm->mu);
-	cm->work = (struct batch){ .head = w->pend_head, .tail = w->pend_tail,
-				   .n = w->npend, .rows = rows, .nrows = nrows };
+	cm->work = b;
 	cm->busy = true;
 	cm->done = false;
 	pthread_cond_signal(&cm->cv);
 	pthread_mutex_unlock(&cm->mu);
-	w->pend_head = w->pend_tail = NULL;
-	w->npend = 0;
 }
 
 int

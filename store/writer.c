@@ -59,6 +59,9 @@ struct loop {
 	struct client *clients;	/* list */
 	unsigned nclients;	/* its length */
 	bool paused;		/* not reading: the pending group is at its cap */
+	uint64_t paused_since_ms;	/* when the current pause began */
+	uint64_t pause_log_ms;	/* last "not reading" line */
+	uint64_t pauses;	/* pauses since that line */
 	int stop_signal;	/* the signal that asked us to stop, 0 while running */
 	uint64_t refused_log_ms;	/* last "too many clients" line */
 	unsigned refused;	/* connections refused since that line */
@@ -483,11 +486,27 @@ set_paused(struct writer *w, struct loop *l, bool paused)
 	ep_mod(l->ep, l->ep_clients, paused ? 0 : EPOLLIN, &tag_clients);
 	if (l->listener >= 0)
 		ep_mod(l->ep, l->listener, paused ? 0 : EPOLLIN, &tag_listener);
-	if (paused)
-		log_crit("%zu records wait for a commit: not reading from clients "
-			 "until the database accepts them", w->npend);
-	else
-		log_info("reading from clients again");
+	/*
+	 * Under a flood reading pauses for one commit at a time, many times
+	 * a second: that is back-pressure working, not news.  A pause is
+	 * logged when it is the first for a minute, and when it lasts.
+	 */
+	uint64_t now = now_mono_ms();
+	if (paused) {
+		l->paused_since_ms = now;
+		l->pauses++;
+		if (now - l->pause_log_ms >= 60000) {
+			log_warnx("%zu records wait for a commit: not reading from "
+				  "clients until the database accepts them (%" PRIu64
+				  " pauses since the last such line)", w->npend,
+				  l->pauses);
+			l->pause_log_ms = now;
+			l->pauses = 0;
+		}
+	} else if (now - l->paused_since_ms >= 1000) {
+		log_info("reading from clients again after %" PRIu64 " ms",
+			 now - l->paused_since_ms);
+	}
 }
 
 static void
@@ -539,8 +558,8 @@ run(struct writer *w, struct loop *l)
 		group_kick(w, false);
 		if (!l->paused && w->npend >= w->pend_cap)
 			set_paused(w, l, true);
-		else if (l->paused && w->npend < w->pend_cap / 2)
-			set_paused(w, l, false);
+		else if (l->paused && w->npend < w->pend_cap)
+			set_paused(w, l, false);	/* a group was handed over */
 	}
 }
 
@@ -730,6 +749,7 @@ main(int argc, char **argv)
 	/* Memory bound: this many sealed records wait while one group is
 	 * being committed (about 1.5 KiB each); reading pauses past it. */
 	w.pend_cap = w.conf.commit_max * 8 > 8192 ? w.conf.commit_max * 8 : 8192;
+	w.group_max = w.conf.commit_max * 2;
 
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);

@@ -82,6 +82,7 @@ struct writer {
 	struct rec *pend_head, *pend_tail;	/* in seq order */
 	size_t npend;			/* records in it */
 	size_t pend_cap;		/* hard cap: stop reading at this */
+	size_t group_max;		/* most records per transaction */
 	uint64_t pend_since_ms;		/* monotonic time of the first */
 	struct committer *cm;		/* the commit thread (group.c) */
 	sqlite3_stmt *ins;		/* RECORDS_INSERT; the commit thread's */
