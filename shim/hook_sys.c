@@ -342,3 +342,35 @@ syscall(long nr, ...)
 #endif
 	return dispatch(nr, a);
 }
+
+/*
+ * _exit and _Exit skip the destructors, and with them the image-end
+ * report of what the backlog holds or what was counted lost (shim_emit_exit,
+ * one bounded try).  Made here first.  Both are async-signal-safe and are
+ * what a vfork child calls when its exec fails: shim_emit_exit does
+ * nothing in a side slot and takes no locks.  Never returns.
+ */
+static __attribute__((noreturn)) void
+exit_hook(void (*real)(int), int status)
+{
+	shim_ensure_init();
+	if (atomic_load(&shim_init_state) == 2 && !shim_guard)
+		shim_emit_exit();
+	if (real != NULL)
+		real(status);
+	if (shim_real.syscall != NULL)
+		shim_real.syscall(SYS_exit_group, status);
+	__builtin_trap();
+}
+
+SHIM_EXPORT void
+_exit(int status)
+{
+	exit_hook(shim_real.exit_, status);
+}
+
+SHIM_EXPORT void
+_Exit(int status)
+{
+	exit_hook(shim_real.Exit_, status);
+}

@@ -93,6 +93,8 @@ resolve_all(void)
 	R(memfd_create, "memfd_create");
 	R(signalfd, "signalfd");
 	R(timerfd_create, "timerfd_create");
+	R(exit_, "_exit");
+	R(Exit_, "_Exit");
 	R(open, "open");
 	R(open64, "open64");
 	R(openat, "openat");

@@ -164,6 +164,8 @@ struct shim_real {
 	__typeof__(memfd_create) *memfd_create;
 	__typeof__(signalfd) *signalfd;
 	__typeof__(timerfd_create) *timerfd_create;
+	void (*exit_)(int);			/* _exit, _Exit (hook_sys.c) */
+	void (*Exit_)(int);
 };
 
 /* Process-wide configuration, fixed by shim_init(); read-only afterwards. */
