@@ -142,6 +142,18 @@ int ctl_filter_check(const struct ctl_filter *f, const char *verb);
 int ctl_filter_prepare(sqlite3 *db, const struct ctl_filter *f,
 		       const char *select_cols, bool desc, sqlite3_stmt **st);
 
+/*
+ * Registers on DB the SQL aggregate tally(K, k1, ..., kK, v1, ..., vM)
+ * (ctl_tally.c): groups the rows by (k1..kK) and returns JSON text, one
+ * array per group in the order the groups were first met:
+ * [k1, ..., kK, count, [min, max, sum] of v1, ...].  min and max follow
+ * SQL's min() and max() (NULL ignored; numbers below text below blobs;
+ * text compared as bytes); sum adds the integer values (an error if it
+ * overflows).  Keys are equal when of the same type and value.  Read the
+ * groups back with json_each().  Returns an SQLite result code.
+ */
+int ctl_tally_register(sqlite3 *db);
+
 /* Output formats of records (ctl_out.c, ctl_ocsf.c). */
 enum ctl_format {
 	CTL_FMT_TABLE,		/* aligned human-readable table */
