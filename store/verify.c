@@ -3,7 +3,8 @@
  * verify.c - walks records in seq order re-computing the chain
  * (docs/record-format.md) and names the first bad entry, telling apart
  * the ways an attacker without the key can edit a store: an entry altered,
- * altered and re-hashed, deleted, inserted, moved, or retyped.
+ * altered and re-hashed, deleted, inserted, moved, or retyped.  A range
+ * can be split over threads, each part on its own connection.
  */
 #include "verify.h"
 

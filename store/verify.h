@@ -29,7 +29,8 @@
  * caller's question (V->last_seq answers it).
  * Returns 0 when everything verified, 1 when an entry is bad (V->bad_seq
  * and V->reason name the first one), -ENOMEM, or -EIO for a database or
- * OpenSSL error (sqlite3_errmsg(DB) says more for the former).
+ * OpenSSL error (sqlite3_errmsg(DB) says more for the former).  No other
+ * thread may use DB or C meanwhile (column values are read unprotected).
  */
 int verify_chain(sqlite3 *db, struct chain_ctx *c, int64_t from,
 		 const struct db_head *head, struct db_verify *v);
