@@ -244,6 +244,7 @@ db_open_rw(const char *path, const char *host, sqlite3 **out, int *lockfd,
 		goto fail;
 	}
 
+
 	char now[32];
 	fmt_time_ns(now_realtime_ns(), now);
 	snprintf(buf, sizeof buf, "%d", RECORDS_SCHEMA_VERSION);
@@ -262,6 +263,11 @@ db_open_rw(const char *path, const char *host, sqlite3 **out, int *lockfd,
 		snprintf(err, errlen, "%s: schema version %s, this writer knows %s",
 			 path, have, buf);
 		rc = -EINVAL;
+		goto fail;
+	}
+	/* After the version check: never reshape a store we do not know. */
+	if (sqlite3_exec(db, records_index_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = sql_fail(db, path, "cannot create the indexes", err, errlen);
 		goto fail;
 	}
 	*out = db;

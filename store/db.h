@@ -31,6 +31,8 @@ struct db_head {
  * "<PATH>.lock" (-EBUSY if another writer holds it), sets WAL and
  * synchronous=FULL, creates the schema and the meta rows (schema_version,
  * host = HOST, created).  Refuses a store of another schema version.
+ * Then creates the readers' indexes (records_index_sql), which on a store
+ * made by an older version reads the whole table once (records.h).
  * On success *DB is the handle and *LOCKFD the lock descriptor (keep it
  * open for the life of the process); on failure returns a negative errno
  * (-EIO for SQLite errors) and writes a sentence naming PATH into ERR.

@@ -21,7 +21,6 @@ const char records_schema_sql[] =
 	"  severity TEXT NOT NULL, pseq INTEGER, image TEXT,"
 	"  key_epoch INTEGER NOT NULL, prev_hash BLOB NOT NULL,"
 	"  hash BLOB NOT NULL, mac BLOB NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS records_time ON records(time);"
 	"CREATE INDEX IF NOT EXISTS records_session ON records(session, seq);"
 	"CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records"
 	" BEGIN SELECT RAISE(ABORT, 'auditshim: records are append-only'); END;"
@@ -37,6 +36,28 @@ const char records_schema_sql[] =
 	"  pid INTEGER NOT NULL, image TEXT NOT NULL, session TEXT,"
 	"  agent TEXT, last_pseq INTEGER NOT NULL, updated TEXT NOT NULL,"
 	"  PRIMARY KEY (pid, image));";
+
+/*
+ * records_window: time windows (query, export, report), covering what the
+ * report aggregates over a window (class, event, result, session, agent;
+ * seq is the rowid) so those sections read the index alone.  It replaces
+ * records_time(time), a prefix of it.
+ * records_events: the rare events the report lists one by one, by event
+ * and time (partial: only those rows pay for it).
+ * records_notable: tool calls, changes and policy violations by time
+ * (partial, the same way).
+ * records_exec: a session's first command (partial: exec and spawn).
+ */
+const char records_index_sql[] =
+	"CREATE INDEX IF NOT EXISTS records_window ON records(time, class,"
+	" event, result, session, agent);"
+	"DROP INDEX IF EXISTS records_time;"
+	"CREATE INDEX IF NOT EXISTS records_notable ON records(time)"
+	" WHERE " RECORDS_NOTABLE_PRED("") ";"
+	"CREATE INDEX IF NOT EXISTS records_events ON records(event, time)"
+	" WHERE " RECORDS_EVENTS_PRED("") ";"
+	"CREATE INDEX IF NOT EXISTS records_exec ON records(session, seq)"
+	" WHERE event IN ('exec', 'spawn');";
 
 static const char *
 col_text(sqlite3_stmt *st, int i)

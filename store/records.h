@@ -19,6 +19,39 @@
 extern const char records_schema_sql[];
 
 /*
+ * The indexes readers rely on, and the migration from older stores
+ * (idempotent; run by db_open_rw after the schema).  On a store that
+ * lacks them this builds them, which reads the whole table: about 3 s per
+ * million records on the 2-vCPU development guest.  Readers work without
+ * them, only slower.  Docs: docs/record-format.md, Indexes.
+ */
+extern const char records_index_sql[];
+
+/*
+ * The events the partial index records_events holds, as the predicate
+ * its definition uses, on the columns of table alias T ("" or "x.").  A
+ * query can use that index only when its WHERE contains this very
+ * predicate, so queries add it, with their alias, next to their own
+ * narrower test on event.  Equalities rather than IN: the writer
+ * evaluates it for every insert, and an IN list of more than two values
+ * costs SQLite a temporary table per evaluation.
+ */
+#define RECORDS_EVENTS_PRED(t) \
+	"(" t "event = 'approval' OR " t "event = 'blind_spot' OR " \
+	t "event = 'connect' OR " t "event = 'gap' OR " \
+	t "event = 'policy_violation' OR " t "event = 'resolve' OR " \
+	t "event = 'sendto')"
+
+/*
+ * The rows the partial index records_notable holds (by time): what the
+ * report lists as tool calls, changes and policy violations.  Used as
+ * RECORDS_EVENTS_PRED is.
+ */
+#define RECORDS_NOTABLE_PRED(t) \
+	"(" t "class <> 'other' OR " t "severity <> 'info' OR " \
+	t "event = 'policy_violation')"
+
+/*
  * SELECT of every column in canonical order followed by prev_hash, hash,
  * mac (column indexes 0..21, then 22, 23, 24).  Callers append WHERE /
  * ORDER BY clauses.

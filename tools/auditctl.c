@@ -27,7 +27,7 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{ "verify", cmd_verify, "[-q]", true },
+	{ "verify", cmd_verify, "[-q] [-j jobs]", true },
 	{ "classify", cmd_classify, "--event name [--target path] [--argv arg]... "
 	  "[--exe path] [-c file]", false },
 	{ "export", cmd_export, "[-f ndjson|csv|ocsf] [--since time] "

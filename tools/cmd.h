@@ -57,6 +57,24 @@ sqlite3 *ctl_db_open(const char *path, const char **note);
 /* Closes DB; NULL is a no-op. */
 void ctl_db_close(sqlite3 *db);
 
+struct db_head;
+struct db_verify;
+/* Most threads a verification uses. */
+#define CTL_VERIFY_MAX_JOBS 8
+/*
+ * Verifies entries FROM..TO (TO finite, at most the last entry DB's read
+ * transaction holds) of the store at PATH, DB open on it (ctl_db_open),
+ * with KEY (CHAIN_KEY_LEN bytes; NULL: hashes only) and HEAD (or NULL)
+ * as verify_range() does, on JOBS threads (0: one per core for ranges of
+ * 50,000 entries or more; at most CTL_VERIFY_MAX_JOBS), each but the
+ * first on an extra read-only connection (fewer if one cannot be opened).
+ * Returns as verify_range: 0, 1 (V names the first bad entry), or a
+ * negative errno (-EIO: a database error, sqlite3_errmsg(DB) may say more).
+ */
+int ctl_verify_range(const char *path, sqlite3 *db, const unsigned char *key,
+		     int jobs, int64_t from, int64_t to,
+		     const struct db_head *head, struct db_verify *v);
+
 /*
  * Record selection shared by query, export, report and tail (ctl_filter.c).
  * Every user value reaches SQL as a bound parameter, never as SQL text.
@@ -123,6 +141,18 @@ int ctl_filter_check(const struct ctl_filter *f, const char *verb);
  */
 int ctl_filter_prepare(sqlite3 *db, const struct ctl_filter *f,
 		       const char *select_cols, bool desc, sqlite3_stmt **st);
+
+/*
+ * Registers on DB the SQL aggregate tally(K, k1, ..., kK, v1, ..., vM)
+ * (ctl_tally.c): groups the rows by (k1..kK) and returns JSON text, one
+ * array per group in the order the groups were first met:
+ * [k1, ..., kK, count, [min, max, sum] of v1, ...].  min and max follow
+ * SQL's min() and max() (NULL ignored; numbers below text below blobs;
+ * text compared as bytes); sum adds the integer values (an error if it
+ * overflows).  Keys are equal when of the same type and value.  Read the
+ * groups back with json_each().  Returns an SQLite result code.
+ */
+int ctl_tally_register(sqlite3 *db);
 
 /* Output formats of records (ctl_out.c, ctl_ocsf.c). */
 enum ctl_format {

@@ -25,6 +25,7 @@
 #include "auditshim_config.h"
 #include "chain.h"
 #include "db.h"
+#include "records.h"
 #include "report.h"
 #include "verify.h"
 
@@ -161,8 +162,19 @@ addr_host_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 		sqlite3_result_text(cx, s, (int)n, SQLITE_TRANSIENT);
 }
 
-/* The window predicate every section uses (records_time index). */
+/*
+ * The window predicate every section uses (records_window index, which
+ * also holds class, event, result, session and agent: the sections that
+ * only count read the index alone).
+ */
 #define W " time >= ?1 AND time < ?2 "
+/*
+ * Let a section on rare events, or on tool calls, changes and
+ * violations, use the partial index records_events or records_notable
+ * (records.h): redundant with the section's own test, required by SQLite.
+ */
+#define EV(tab) " AND " RECORDS_EVENTS_PRED(tab) " "
+#define NOTABLE " AND " RECORDS_NOTABLE_PRED("") " "
 /* A member of a record's detail, NULL when detail is not valid JSON. */
 #define DJ(tab, k) "CASE WHEN json_valid(" tab "detail) THEN json_extract(" \
 	tab "detail, '$." k "') END"
@@ -173,32 +185,46 @@ addr_host_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 /* Seconds between two stored times, 3 decimals. */
 #define SECS(a, b) "printf('%.3f', (julianday(" b ") - julianday(" a ")) * 86400.0)"
 
-static const char sql_totals[] =
-	"SELECT class, event, result, count(*) FROM records WHERE" W
-	"GROUP BY class, event, result ORDER BY count(*) DESC, class, event, result";
+/* Element I of a tally() group (JSON path "$[I]..."). */
+#define TG(path) "json_extract(g.value, '$" path "')"
 
+static const char sql_totals[] =
+	"SELECT " TG("[0]") ", " TG("[1]") ", " TG("[2]") ", " TG("[3]") " AS n "
+	"FROM json_each((SELECT tally(3, class, event, result) FROM records "
+	"WHERE" W ")) g ORDER BY n DESC, 1, 2, 3";
+
+/*
+ * Per session: tally(1, session, agent, time, tool call?, change?, seq)
+ * gives [session, count, [agent min..], [time min, max, ..],
+ * [.., .., tool calls], [.., .., changes], [seq min, ..]].
+ */
 static const char sql_sessions[] =
-	"SELECT session, min(agent), min(time), max(time), "
-	SECS("min(time)", "max(time)") ", count(*), sum(class = 'tool_call'), "
-	"sum(class IN ('memory_write', 'config_change')), "
-	"(SELECT r1.exe FROM records r1 WHERE r1.session = r.session "
+	"SELECT s.session, s.agent, s.start, s.fin, " SECS("s.start", "s.fin")
+	", s.n, s.tools, s.changes, "
+	"(SELECT r1.exe FROM records r1 WHERE r1.session = s.session "
 	" ORDER BY r1.seq LIMIT 1), "
-	"(SELECT " ARGS("r2.") " FROM records r2 WHERE r2.session = r.session "
+	"(SELECT " ARGS("r2.") " FROM records r2 WHERE r2.session = s.session "
 	" AND r2.event IN ('exec', 'spawn') ORDER BY r2.seq LIMIT 1) "
-	"FROM records r WHERE" W "AND session IS NOT NULL "
-	"GROUP BY session ORDER BY min(seq)";
+	"FROM (SELECT " TG("[0]") " AS session, " TG("[2][0]") " AS agent, "
+	TG("[3][0]") " AS start, " TG("[3][1]") " AS fin, " TG("[1]") " AS n, "
+	TG("[4][2]") " AS tools, " TG("[5][2]") " AS changes, "
+	TG("[6][0]") " AS first "
+	"FROM json_each((SELECT tally(1, session, agent, time, "
+	"class = 'tool_call', class IN ('memory_write', 'config_change'), seq) "
+	"FROM records WHERE" W "AND session IS NOT NULL)) g) s "
+	"ORDER BY s.first";
 
 static const char sql_tools[] =
 	"SELECT session, event, target, count(*), count(DISTINCT pid), "
 	"sum(result = 'error') FROM records WHERE" W
-	"AND class = 'tool_call' GROUP BY session, event, target "
+	"AND class = 'tool_call'" NOTABLE "GROUP BY session, event, target "
 	"ORDER BY session, count(*) DESC, "
 	"min(seq)";
 
 static const char sql_changes[] =
 	"SELECT class, target, group_concat(DISTINCT event), count(*), "
 	"min(time), max(time) FROM records WHERE" W
-	"AND class IN ('config_change', 'memory_write') "
+	"AND class IN ('config_change', 'memory_write')" NOTABLE
 	"GROUP BY class, target ORDER BY class, target";
 
 static const char sql_peers[] =
@@ -206,29 +232,30 @@ static const char sql_peers[] =
 	"(SELECT group_concat(DISTINCT r.target) FROM records r, "
 	" json_each(CASE WHEN json_valid(r.detail) THEN r.detail END, "
 	"  '$.addresses') a "
-	" WHERE r.event = 'resolve' AND r.time < ?2 "
+	" WHERE r.event = 'resolve' AND r.time < ?2 " EV("r.")
 	"  AND addr_host(a.value) = addr_host(c.target)), "
 	"count(*), sum(c.result = 'error'), count(DISTINCT c.session), "
 	"min(c.time), max(c.time) "
-	"FROM records c WHERE" W "AND c.event IN ('connect', 'sendto') "
+	"FROM records c WHERE" W "AND c.event IN ('connect', 'sendto') " EV("c.")
 	"GROUP BY c.target ORDER BY count(*) DESC, c.target";
 
 static const char sql_approvals[] =
 	"SELECT d.target, " DJ("d.", "decision") ", d.uid, d.time, "
 	"CASE WHEN " DJ("d.", "decision") " = 'request' THEN"
 	" CASE WHEN EXISTS (SELECT 1 FROM records x WHERE x.event = 'approval'"
-	"  AND x.target = d.target AND x.seq > d.seq"
+	EV("x.") "  AND x.target = d.target AND x.seq > d.seq"
 	"  AND " DJ("x.", "decision") " IN ('approve', 'deny'))"
 	" THEN 'decided' ELSE 'pending' END "
 	"ELSE (SELECT max(q.time) FROM records q WHERE q.event = 'approval'"
-	" AND q.target = d.target AND q.seq < d.seq"
+	EV("q.") " AND q.target = d.target AND q.seq < d.seq"
 	" AND " DJ("q.", "decision") " = 'request') END, "
 	"NULL, " DJ("d.", "reason") ", d.seq "
-	"FROM records d WHERE" W "AND d.event = 'approval' ORDER BY d.seq";
+	"FROM records d WHERE" W "AND d.event = 'approval' " EV("d.")
+	"ORDER BY d.seq";
 
 static const char sql_violation_counts[] =
 	"SELECT severity, count(*) FROM records WHERE" W
-	"AND (event = 'policy_violation' OR severity <> 'info') "
+	"AND (event = 'policy_violation' OR severity <> 'info')" NOTABLE
 	"GROUP BY severity ORDER BY CASE severity WHEN 'critical' THEN 0 "
 	"WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
 
@@ -244,7 +271,7 @@ static const char sql_violations[] =
 	" WHERE v.seq > records.seq AND v.seq <= records.seq + 64 "
 	" AND v.event = 'policy_violation' "
 	" AND " DJ("v.", "seq") " = records.seq) END FROM records WHERE" W
-	"AND (event = 'policy_violation' OR severity <> 'info') "
+	"AND (event = 'policy_violation' OR severity <> 'info')" NOTABLE
 	"ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 "
 	"WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, seq";
 
@@ -252,7 +279,7 @@ static const char sql_blind[] =
 	"SELECT event, seq, time, session, pid, target, "
 	"CASE WHEN event = 'gap' THEN " DJ("", "count") " END, "
 	"coalesce(" DJ("", "reason") ", '') FROM records WHERE" W
-	"AND event IN ('blind_spot', 'gap') ORDER BY seq";
+	"AND event IN ('blind_spot', 'gap') " EV("") "ORDER BY seq";
 
 static void
 setup_tabs(struct rtab *t)
@@ -326,9 +353,38 @@ approval_latency(struct rtab *t)
 }
 
 /*
- * The chain section: the window's entries, and the whole chain verified
- * (hashes, links, MACs when the key is readable) plus the head file.
- * Returns 0 intact, 1 broken, -1 on an operational error.
+ * Checks the entry the head file names, and that the table reaches it, for
+ * a head outside the window's range (inside it, the window's pass compares
+ * it).  LAST is the last entry of the snapshot.  Returns as verify_range;
+ * V names the bad entry.
+ */
+static int
+head_check(sqlite3 *db, const struct ctl *ctl, const unsigned char *key,
+	   const struct db_head *head, int64_t last, struct db_verify *v)
+{
+	if (head->seq > last) {
+		memset(v, 0, sizeof *v);
+		v->bad_seq = last + 1;
+		snprintf(v->reason, sizeof v->reason, "truncated tail: database "
+			 "ends at entry %" PRId64 " but the writer last reported "
+			 "head %" PRId64 " (run auditctl verify)", last, head->seq);
+		return 1;
+	}
+	if (head->seq < 1)
+		return 0;
+	return ctl_verify_range(ctl->db_path, db, key, 1, head->seq, head->seq,
+				head, v);
+}
+
+/*
+ * The chain section: the window's entries A..B (its first and last by
+ * seq) verified -- hashes, links, columns, MACs when the key is readable
+ * -- anchored on the stored hash of entry A-1, which is not itself
+ * re-verified; then the entry the head file names and that the table
+ * reaches it.  Entries outside A..B are not checked here (auditctl verify
+ * checks the whole chain) and the section says so.
+ * Returns 0 intact (or nothing to check), 1 broken, -1 on an operational
+ * error.
  */
 static int
 chain_section(sqlite3 *db, const struct ctl *ctl, struct rtab *t,
@@ -338,19 +394,15 @@ chain_section(sqlite3 *db, const struct ctl *ctl, struct rtab *t,
 	struct db_verify v;
 	struct db_head head;
 	sqlite3_stmt *st = NULL;
-	int ret = -1;
+	int ret = -1, vr = 0;
 
 	int krc = ctl->key_path ? chain_key_load(ctl->key_path, key) : -ENOENT;
-	struct chain_ctx *cc = chain_ctx_new(krc == 0 ? key : NULL);
-	chain_wipe(key, sizeof key);
-	if (!cc) {
-		warnx("cannot set up hashing (OpenSSL)");
-		return -1;
-	}
+	const unsigned char *keyp = krc == 0 ? key : NULL;
 	int hrc = db_head_read(ctl->db_path, &head);
 
-	if (sqlite3_prepare_v2(db, "SELECT min(seq), max(seq), count(*) FROM "
-			       "records WHERE" W, -1, &st, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(db, "SELECT min(seq), max(seq), count(*), "
+			       "(SELECT max(seq) FROM records) FROM records "
+			       "WHERE" W, -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC) ||
 	    sqlite3_bind_text(st, 2, until, -1, SQLITE_STATIC) ||
 	    sqlite3_step(st) != SQLITE_ROW) {
@@ -358,7 +410,7 @@ chain_section(sqlite3 *db, const struct ctl *ctl, struct rtab *t,
 		goto out;
 	}
 	int64_t lo = sqlite3_column_int64(st, 0), hi = sqlite3_column_int64(st, 1);
-	int64_t n = sqlite3_column_int64(st, 2);
+	int64_t n = sqlite3_column_int64(st, 2), last = sqlite3_column_int64(st, 3);
 	rtab_kv(t, "window_since", "%s", since);
 	rtab_kv(t, "window_until", "%s", until);
 	rtab_kv(t, "window_records", "%" PRId64, n);
@@ -367,49 +419,72 @@ chain_section(sqlite3 *db, const struct ctl *ctl, struct rtab *t,
 		rtab_kv(t, "window_last_entry", "%" PRId64, hi);
 	}
 
-	int vr = verify_chain(db, cc, 1, hrc == 0 ? &head : NULL, &v);
+	memset(&v, 0, sizeof v);
+	if (n > 0)
+		vr = ctl_verify_range(ctl->db_path, db, keyp, 0, lo, hi,
+				      hrc == 0 ? &head : NULL, &v);
+	bool head_done = hrc == 0 && vr == 0;
+	if (head_done && (n == 0 || head.seq < lo || head.seq > hi)) {
+		struct db_verify hv;
+		vr = head_check(db, ctl, keyp, &head, last, &hv);
+		if (vr > 0)
+			v = hv;
+	}
 	if (vr < 0) {
 		warnx("report: verifying: %s", vr == -EIO ? sqlite3_errmsg(db) :
 		      strerror(-vr));
 		goto out;
 	}
-	/* A head beyond the end: a cut tail (verify says more). */
-	if (vr == 0 && hrc == 0 && head.seq > v.last_seq) {
-		vr = 1;
-		v.bad_seq = v.last_seq + 1;
-		snprintf(v.reason, sizeof v.reason, "truncated tail: database "
-			 "ends at entry %" PRId64 " but the writer last reported "
-			 "head %" PRId64 " (run auditctl verify)", v.last_seq,
-			 head.seq);
-	}
-	if (vr == 0) {
-		rtab_kv(t, "status", "intact");
-		if (n > 0)
-			rtab_kv(t, "verified", "entries 1 to %" PRId64 " (the "
-				"window is entries %" PRId64 " to %" PRId64 ")",
-				v.last_seq, lo, hi);
-		else
-			rtab_kv(t, "verified", "entries 1 to %" PRId64,
-				v.last_seq);
-	} else {
-		bool inside = n > 0 && v.bad_seq >= lo && v.bad_seq <= hi;
+	/*
+	 * Short values (text cuts cells at CELL_SHOW): what was verified,
+	 * its anchor, the first bad entry, and what was not looked at, so
+	 * nobody reads "intact" as the whole chain.
+	 */
+	bool inside = vr > 0 && n > 0 && v.bad_seq >= lo && v.bad_seq <= hi;
+	if (vr == 0)
+		rtab_kv(t, "status", "%s", n > 0 ? "intact" :
+			"nothing to verify (no entries in the window)");
+	else
 		rtab_kv(t, "status", "BROKEN");
-		rtab_kv(t, "verified", "entries 1 to %" PRId64 " intact",
-			v.bad_seq > 0 ? v.bad_seq - 1 : 0);
+	if (n > 0 && (vr == 0 || v.bad_seq > hi))
+		rtab_kv(t, "verified", "entries %" PRId64 " to %" PRId64, lo, hi);
+	else if (inside && v.bad_seq > lo)
+		rtab_kv(t, "verified", "entries %" PRId64 " to %" PRId64 " intact",
+			lo, v.bad_seq - 1);
+	else if (n > 0)
+		rtab_kv(t, "verified", "none (entry %" PRId64 " is bad)", v.bad_seq);
+	if (n > 0 && lo > 1)
+		rtab_kv(t, "anchor", "the stored hash of entry %" PRId64 " (not "
+			"itself verified)", lo - 1);
+	if (vr > 0) {
 		rtab_kv(t, "first_bad_entry", "%" PRId64 " (%s the window)",
-			v.bad_seq, inside ? "inside" : v.bad_seq < lo ?
+			v.bad_seq, inside ? "inside" : n > 0 && v.bad_seq < lo ?
 			"before" : "after");
 		rtab_kv(t, "reason", "%s", v.reason);
 	}
-	rtab_kv(t, "macs_checked", "%s", v.macs_checked ? "yes" :
+	char before[48] = "", after[48] = "";
+	if (n == 0 && last > 0)
+		snprintf(before, sizeof before, "1 to %" PRId64, last);
+	if (n > 0 && lo > 1)
+		snprintf(before, sizeof before, "1 to %" PRId64, lo - 1);
+	if (n > 0 && hi < last)
+		snprintf(after, sizeof after, "%" PRId64 " to %" PRId64, hi + 1,
+			 last);
+	if (*before || *after)
+		rtab_kv(t, "not_checked", "entries %s%s%s", before,
+			*before && *after ? " and " : "", after);
+	rtab_kv(t, "scope", "the window only; auditctl verify checks the "
+		"whole chain");
+	rtab_kv(t, "macs_checked", "%s", keyp ? "yes" :
 		"no (key not readable: hash-only)");
-	rtab_kv(t, "head_file", "%s", hrc == 0 ? "compared" :
-		hrc == -ENOENT ? "missing (a cut tail would go unnoticed)" :
-		"unreadable");
+	rtab_kv(t, "head_file", "%s", hrc == -ENOENT ? "missing (a cut tail "
+		"would go unnoticed)" : hrc != 0 ? "unreadable" :
+		head_done ? "compared (its entry verified, the table reaches it)"
+		: "not compared (the window broke first)");
 	ret = vr;
 out:
+	chain_wipe(key, sizeof key);
 	sqlite3_finalize(st);
-	chain_ctx_free(cc);
 	return ret;
 }
 
@@ -888,7 +963,8 @@ cmd_report(const struct ctl *ctl, int argc, char **argv)
 		warnx("%s: %s", ctl->db_path, ro_note);
 	if (sqlite3_create_function(db, "addr_host", 1,
 				    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-				    addr_host_fn, NULL, NULL) != SQLITE_OK) {
+				    addr_host_fn, NULL, NULL) != SQLITE_OK ||
+	    ctl_tally_register(db) != SQLITE_OK) {
 		warnx("%s", sqlite3_errmsg(db));
 		goto out;
 	}

@@ -28,7 +28,7 @@ static void
 verify_usage(FILE *f)
 {
 	fprintf(f, "usage: auditctl [-c file] [--db path] [--key path] "
-		"verify [-q]\n");
+		"verify [-q] [-j jobs]\n");
 }
 
 /* Prints the verdict for the first bad entry and returns CTL_EXIT_FAIL. */
@@ -96,18 +96,33 @@ cmd_verify(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool quiet = false;
-	int ch, ret = CTL_EXIT_USAGE;
+	int ch, jobs = 0, ret = CTL_EXIT_USAGE;
+	char *end;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "qj:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'q':
 			quiet = true;
 			break;
+		case 'j': {
+			errno = 0;
+			long j = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || errno ||
+			    j < 1 || j > CTL_VERIFY_MAX_JOBS) {
+				warnx("verify: -j: '%s' is not a number from 1 "
+				      "to %d", optarg, CTL_VERIFY_MAX_JOBS);
+				verify_usage(stderr);
+				return CTL_EXIT_USAGE;
+			}
+			jobs = (int)j;
+			break;
+		}
 		case 'h':
 			verify_usage(stdout);
 			return CTL_EXIT_OK;
@@ -139,7 +154,6 @@ cmd_verify(const struct ctl *ctl, int argc, char **argv)
 	char *wal_path = NULL;
 
 	cc = chain_ctx_new(keyed ? key : NULL);
-	chain_wipe(key, sizeof key);
 	if (asprintf(&wal_path, "%s-wal", ctl->db_path) < 0)
 		wal_path = NULL;
 	if (!cc || !head_path || !wal_path) {
@@ -170,7 +184,19 @@ cmd_verify(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	if (ro_note)
 		warnx("%s: %s", ctl->db_path, ro_note);
-	int vr = verify_chain(db, cc, 1, headp, &v);
+	/*
+	 * One read transaction fixes the snapshot: its last entry is where
+	 * the chain ends for this run (the threads' connections, opened
+	 * later, hold at least that much of an append-only table).
+	 */
+	int64_t last;
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    db_max_seq(db, &last) < 0) {
+		warnx("%s: %s", ctl->db_path, sqlite3_errmsg(db));
+		goto out;
+	}
+	int vr = ctl_verify_range(ctl->db_path, db, keyed ? key : NULL, jobs,
+				  1, last, headp, &v);
 	if (vr < 0) {
 		warnx("%s: %s", ctl->db_path,
 		      vr == -EIO ? sqlite3_errmsg(db) : strerror(-vr));
@@ -220,6 +246,7 @@ cmd_verify(const struct ctl *ctl, int argc, char **argv)
 		      head_path, strerror(ENOENT));
 	ret = CTL_EXIT_OK;
 out:
+	chain_wipe(key, sizeof key);
 	if (ret != CTL_EXIT_USAGE && !keyed)
 		warnx("MACs not checked (%s): hash-only verification; "
 		      "someone who rewrote the database could have "

@@ -21,8 +21,10 @@ import tempfile
 import time
 import unittest
 
+from datetime import datetime, timezone
+
 from harness import AUDITCTL, PYTHON, Writer, WriterTest, auditctl, main
-from test_tamper import copy_store, tamper
+from test_tamper import copy_store, rehash_from, tamper
 
 SECTIONS = ["chain", "totals", "sessions", "tool_calls", "changes",
             "network_peers", "approvals", "violations_by_severity",
@@ -276,6 +278,25 @@ class Report(WriterTest):
         self.assertEqual(chain["macs_checked"], "yes")
         tot = rep["sections"]["totals"]["rows"]
         self.assertEqual(sum(r["count"] for r in tot), chain["window_records"])
+        # The counting sections (tally() in cmd_report.c) against plain
+        # SQL GROUP BY over the same window.
+        con = sqlite3.connect("file:%s?mode=ro" % self.w.db, uri=True)
+        win = (rep["window"]["since"], rep["window"]["until"])
+        self.assertEqual(
+            [(r["class"], r["event"], r["result"], r["count"]) for r in tot],
+            con.execute("SELECT class, event, result, count(*) FROM records"
+                        " WHERE time >= ? AND time < ? GROUP BY 1, 2, 3"
+                        " ORDER BY 4 DESC, 1, 2, 3", win).fetchall())
+        self.assertEqual(
+            [(r["session"], r["agent"], r["start"], r["end"], r["records"],
+              r["tool_calls"], r["changes"])
+             for r in rep["sections"]["sessions"]["rows"]],
+            con.execute("SELECT session, min(agent), min(time), max(time),"
+                        " count(*), sum(class = 'tool_call'), sum(class IN"
+                        " ('memory_write', 'config_change')) FROM records"
+                        " WHERE time >= ? AND time < ? AND session IS NOT NULL"
+                        " GROUP BY session ORDER BY min(seq)", win).fetchall())
+        con.close()
         events = {r["event"] for r in tot}
         self.assertTrue({"exec", "open", "mkdir", "rename", "unlink", "connect",
                          "approval"} <= events, events)
@@ -433,6 +454,152 @@ class Report(WriterTest):
         self.assertEqual(vals["status"], "BROKEN")
         self.assertTrue(vals["first_bad_entry"].startswith("3 "))
         self.assertIn("BROKEN", cp.stderr)
+
+    def window_store(self):
+        """Activity, then a mark, then more activity: returns (mark, the
+        first and last entry of the window from the mark on, last entry)."""
+        self.populate()
+        time.sleep(0.05)
+        mark = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        time.sleep(0.05)
+        self.w.run(["/bin/sh", "-c", "echo x > late.txt; ls > /dev/null; "
+                    "cat late.txt > /dev/null"], cwd=self.work)
+        self.w.settle()
+        self.w.stop()
+        con = sqlite3.connect("file:%s?mode=ro" % self.w.db, uri=True)
+        lo, hi = con.execute("SELECT min(seq), max(seq) FROM records "
+                             "WHERE time >= ?", (mark,)).fetchone()
+        last = con.execute("SELECT max(seq) FROM records").fetchone()[0]
+        con.close()
+        self.assertGreater(lo, 5)
+        self.assertGreater(hi, lo + 2)
+        return mark, lo, hi, last
+
+    def report_copy(self, mark, *changes, check):
+        db = os.path.join(self.tmp, "copy%d.db" % len(os.listdir(self.tmp)))
+        copy_store(self.w.db, db)
+        tamper(db, *changes)
+        cp = auditctl("--db", db, "--key", self.w.key, "report", "--since",
+                      mark, "-f", "json", check=check)
+        return json.loads(cp.stdout)["sections"]["chain"]["values"], db
+
+    def test_report_verifies_the_window(self):
+        mark, lo, hi, last = self.window_store()
+        # Untouched: the window's entries are verified, and the report
+        # says what it did not look at.
+        vals, _ = self.report_copy(mark, check=0)
+        self.assertEqual(vals["status"], "intact")
+        self.assertEqual((vals["window_first_entry"], vals["window_last_entry"]),
+                         (lo, hi))
+        self.assertEqual(vals["verified"], "entries %d to %d" % (lo, hi))
+        self.assertIn("entry %d" % (lo - 1), vals["anchor"])
+        self.assertTrue(vals["not_checked"].startswith("entries 1 to %d" %
+                                                       (lo - 1)), vals)
+        self.assertIn("auditctl verify", vals["scope"])
+        self.assertTrue(vals["head_file"].startswith("compared"), vals)
+
+        # Tampered before the window: outside what was checked -- the
+        # window is intact, the report names the unchecked range holding
+        # the edit, and verify (the whole chain) finds it.
+        vals, db = self.report_copy(
+            mark, "UPDATE records SET target = '/forged' WHERE seq = 3",
+            check=0)
+        self.assertEqual(vals["status"], "intact")
+        self.assertGreater(lo, 3)
+        self.assertIn("entries 1 to %d" % (lo - 1), vals["not_checked"])
+        cp = auditctl("--db", db, "--key", self.w.key, "verify", check=1)
+        self.assertIn("CHAIN BROKEN at entry 3:", cp.stdout)
+
+        # Tampered inside the window: broken there, and why.
+        bad = lo + 1
+        vals, _ = self.report_copy(
+            mark, "UPDATE records SET target = '/forged' WHERE seq = %d" % bad,
+            check=1)
+        self.assertEqual(vals["status"], "BROKEN")
+        self.assertEqual(vals["first_bad_entry"], "%d (inside the window)" % bad)
+        self.assertEqual(vals["verified"], "entries %d to %d intact" % (lo, bad - 1))
+        self.assertIn("hash mismatch", vals["reason"])
+
+        # Re-hashed from inside the window by someone without the key.
+        vals, _ = self.report_copy(
+            mark, "UPDATE records SET target = '/forged' WHERE seq = %d" % hi,
+            lambda con: rehash_from(con, hi), check=1)
+        self.assertEqual(vals["first_bad_entry"], "%d (inside the window)" % hi)
+        self.assertIn("MAC invalid", vals["reason"])
+
+        # The entry before the window re-hashed: the window's first entry
+        # no longer links to the anchor.
+        vals, _ = self.report_copy(
+            mark, "UPDATE records SET target = '/forged' WHERE seq = %d" % (lo - 1),
+            lambda con: rehash_from(con, lo - 1), check=1)
+        self.assertEqual(vals["first_bad_entry"], "%d (inside the window)" % lo)
+        self.assertIn("MAC invalid", vals["reason"])
+
+        # A cut tail is found through the head file: the window (which
+        # ends at the cut) verifies, the entry after it is missing.
+        vals, _ = self.report_copy(
+            mark, "DELETE FROM records WHERE seq > %d" % (last - 2), check=1)
+        self.assertEqual(vals["verified"], "entries %d to %d" % (lo, last - 2))
+        self.assertEqual(vals["first_bad_entry"], "%d (after the window)"
+                         % (last - 1))
+        self.assertIn("truncated tail", vals["reason"])
+
+    def test_query_plans_agree(self):
+        """A window of >= 100,000 records makes query/export choose between
+        the window index and a scan in seq order (ctl_filter.c); whichever
+        they take, the rows must be the ones SQL says, stragglers (records
+        whose claimed time is later than their neighbours') included."""
+        self.populate()
+        self.w.stop()
+        db = os.path.join(self.tmp, "big.db")
+        copy_store(self.w.db, db)
+        n = 150000
+
+        def stamp(us):
+            return datetime.fromtimestamp(1.7e9 + us / 1e6, timezone.utc) \
+                .strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+        def rebuild(con):
+            tpl = list(con.execute("SELECT * FROM records WHERE event = 'open'"
+                                   " LIMIT 1").fetchone())
+            con.execute("DELETE FROM records")
+            rows = []
+            for i in range(1, n + 1):
+                r = list(tpl)
+                r[0] = i
+                # Every 7919th record claims a time far in the future.
+                r[1] = stamp(i * 10 if i % 7919 else n * 10 - i)
+                rows.append(r)
+            con.executemany("INSERT INTO records VALUES (%s)" %
+                            ",".join("?" * len(tpl)), rows)
+        tamper(db, rebuild)
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+
+        def want(since, until, limit=-1):
+            return [r[0] for r in con.execute(
+                "SELECT seq FROM records WHERE time >= ? AND time < ? "
+                "ORDER BY seq LIMIT ?", (since, until, limit))]
+
+        def got(*args):
+            out = auditctl("--db", db, *args, "-f", "ndjson", check=0).stdout
+            return [json.loads(l)["seq"] for l in out.splitlines()]
+
+        # Each way of reading (the cost model in ctl_filter.c, unit-tested
+        # in test_filter.c) through the CLI: the whole store in seq order
+        # (--limit 1000, and export); from record 30,000 on in seq order
+        # (--limit 1000) and from the index (--limit 200000), with three
+        # stragglers whose seq is below the window's first by time.
+        everything = (stamp(0), stamp(n * 10 + 1))
+        later = (stamp(n * 2), stamp(n * 10 + 1))
+        for (since, until), limit in ((everything, 1000), (everything, 0),
+                                      (later, 1000), (later, 200000)):
+            args = ["--since", since, "--until", until]
+            if limit:
+                self.assertEqual(got("query", *args, "--limit", str(limit)),
+                                 want(since, until, limit), (since, limit))
+            else:
+                self.assertEqual(got("export", *args), want(since, until))
+        con.close()
 
     def test_tail(self):
         self.populate()

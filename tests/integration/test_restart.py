@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Writer killed with SIGKILL and restarted while programs keep recording:
-the chain verifies and nothing is missing silently."""
+the chain verifies and nothing is missing silently.  A store made before
+the readers' indexes existed is read as it is and upgraded on restart."""
 
 import os
+import sqlite3
 import subprocess
 import time
 
-from harness import PYTHON, WriterTest, dump, main
+from harness import PYTHON, WriterTest, auditctl, dump, main
 
 LOOP = r"""
 import os, sys, time
@@ -66,6 +68,45 @@ class Restart(WriterTest):
         starts = self.by_event(rows, "writer_start")
         self.assertEqual(starts[1]["detail"]["previous_shutdown"], "clean")
         self.assertFalse([g for g in self.by_event(rows, "gap")])
+
+    def indexes(self):
+        con = sqlite3.connect("file:%s?mode=ro" % self.w.db, uri=True)
+        names = {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND "
+            "tbl_name = 'records' AND sql IS NOT NULL")}
+        con.close()
+        return names
+
+    def test_old_store_upgraded_on_restart(self):
+        new = {"records_session", "records_window", "records_events",
+               "records_notable", "records_exec"}
+        self.w.run(["/bin/sh", "-c", "echo a > a.txt; ls > /dev/null"],
+                   cwd=self.work)
+        self.w.settle()
+        self.assertEqual(self.w.stop(), 0)
+        self.assertEqual(self.indexes(), new)
+        ctl = ("--db", self.w.db, "--key", self.w.key)
+        win = ("--since", "2000-01-01T00:00:00Z", "--until",
+               "2100-01-01T00:00:00Z")
+        report = auditctl(*ctl, "report", *win, "-f", "json", check=0).stdout
+        query = auditctl(*ctl, "query", *win, "-f", "ndjson", check=0).stdout
+        # The indexes of a store from before them: records_time only.
+        con = sqlite3.connect(self.w.db)
+        for name in new - {"records_session"}:
+            con.execute("DROP INDEX %s" % name)
+        con.execute("CREATE INDEX records_time ON records(time)")
+        con.commit()
+        con.close()
+        # auditctl reads it as it is (same answers, other plans) ...
+        self.assertEqual(auditctl(*ctl, "query", *win, "-f", "ndjson",
+                                  check=0).stdout, query)
+        self.assertEqual(auditctl(*ctl, "report", *win, "-f", "json",
+                                  check=0).stdout, report)
+        # ... and the writer upgrades it when it opens it.
+        self.w.start()
+        self.assertEqual(self.indexes(), new)
+        self.w.run(["/bin/sh", "-c", "echo b > b.txt"], cwd=self.work)
+        self.w.settle()
 
     def _dirs(self, n):
         out = []

@@ -70,7 +70,15 @@ class Tamper(WriterTest):
         copy_store(self.w.db, db)
         tamper(db, *changes)
         args = ["--db", db] + (["--key", self.w.key] if key else []) + ["verify"]
-        return auditctl(*args)
+        cp = auditctl(*args)
+        # Split over threads (each part anchored on the stored hash before
+        # it), the verdict must be the one pass's, word for word, wherever
+        # the split points fall relative to the damage.
+        for jobs in ("2", "3", "5"):
+            par = auditctl(*args, "-j", jobs)
+            self.assertEqual((par.returncode, par.stdout),
+                             (cp.returncode, cp.stdout), "-j " + jobs)
+        return cp
 
     def assert_broken_at(self, cp, entry, reason=None):
         self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
@@ -128,6 +136,25 @@ class Tamper(WriterTest):
             con.execute("UPDATE records SET seq = 9 WHERE seq = -1")
         cp = self.verify_copy(swap)
         self.assert_broken_at(cp, 8)
+
+    def test_row_before_entry_1(self):
+        # A row numbered 0 must not be skipped by starting at entry 1.
+        def insert(con):
+            con.execute("INSERT INTO records SELECT 0, time, recv_time, host,"
+                        " session, agent, pid, ppid, uid, gid, exe, event, class,"
+                        " '/forged', argv, detail, result, errno, severity, pseq,"
+                        " image, key_epoch, prev_hash, hash, mac FROM records"
+                        " WHERE seq = 1")
+        cp = self.verify_copy(insert)
+        self.assert_broken_at(cp, 0, "before entry 1")
+
+    def test_deleted_rows_at_split_points(self):
+        # Holes where -j 2/3/5 split the range, and a hole at the end.
+        for gone in ((self.n // 2,), (self.n // 3, self.n // 3 + 1),
+                     (self.n // 5 + 1,), (self.n - 1,)):
+            cp = self.verify_copy("DELETE FROM records WHERE seq IN (%s)" %
+                                  ",".join(map(str, gone)))
+            self.assert_broken_at(cp, gone[0], "(?i)missing")
 
     def test_truncated_tail(self):
         cp = self.verify_copy("DELETE FROM records WHERE seq > %d" % (self.n - 3))

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,58 @@ test_negative_and_short_buffer(void **state)
 	assert_memory_equal(small, a, sizeof small);
 }
 
+/* The pid field's bytes in R's encoding, as text, into OUT. */
+static void
+pid_text(const struct chain_record *r, char *out, size_t len)
+{
+	unsigned char a[1024];
+	size_t n = chain_canonical(r, a, sizeof a);
+	/* magic, seq, time, recv_time, host, session, agent, then pid */
+	size_t off = sizeof CHAIN_CANON_MAGIC - 1;
+	for (int f = 0; f < 6; f++) {
+		uint32_t l = a[off] | a[off + 1] << 8 | a[off + 2] << 16 |
+			     (uint32_t)a[off + 3] << 24;
+		off += 4 + (l == 0xffffffffu ? 0 : l);
+	}
+	uint32_t l = a[off] | a[off + 1] << 8;
+	assert_true(off + 4 + l <= n && l < len);
+	memcpy(out, a + off + 4, l);
+	out[l] = '\0';
+}
+
+static void
+test_integers_as_printf(void **state)
+{
+	(void)state;
+	struct chain_record r;
+	char got[32], want[32];
+	uint64_t x = 88172645463325252ull;	/* xorshift64 state */
+	fill(&r);
+	/* Every power of ten and its neighbours, both signs, then noise. */
+	for (int i = 0; i < 2000; i++) {
+		int64_t v;
+		if (i < 19 * 6) {
+			int64_t p = 1;
+			for (int k = 0; k < i / 6; k++)
+				p *= 10;
+			v = p + (i % 3) - 1;
+			if (i % 6 >= 3)
+				v = -v;
+		} else {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			v = (int64_t)(x >> (x % 64));
+			if (x & 1)
+				v = -v;
+		}
+		r.pid = v;
+		pid_text(&r, got, sizeof got);
+		snprintf(want, sizeof want, "%" PRId64, v);
+		assert_string_equal(got, want);
+	}
+}
+
 static void
 test_hash_only_ctx(void **state)
 {
@@ -229,6 +282,7 @@ main(void)
 		cmocka_unit_test(test_null_differs_from_empty),
 		cmocka_unit_test(test_field_boundaries_unambiguous),
 		cmocka_unit_test(test_negative_and_short_buffer),
+		cmocka_unit_test(test_integers_as_printf),
 		cmocka_unit_test(test_hash_only_ctx),
 		cmocka_unit_test(test_key_files),
 	};
