@@ -179,6 +179,13 @@ struct committer {
 	bool want_stop;			/* disk_full_action = stop: tell the loop */
 	int result;			/* of WORK once DONE: 0, or -EIO given up */
 	int evfd;			/* written when DONE is set */
+	/*
+	 * The thread's own copies of the settings it uses: a SIGHUP reload
+	 * replaces (and frees) the writer's struct conf under it.
+	 */
+	char *database;			/* [writer] database */
+	unsigned df_action;		/* [writer] disk_full_action */
+	char *df_command;		/* [writer] disk_full_command, or NULL */
 };
 
 static void
@@ -229,10 +236,10 @@ commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen,
 	h.seq = b->tail->r.seq;
 	memcpy(h.hash, b->tail->hash, CHAIN_HASH_LEN);
 	memcpy(h.mac, b->tail->mac, CHAIN_HASH_LEN);
-	int hr = db_head_write(w->conf.database, &h);
+	int hr = db_head_write(w->cm->database, &h);
 	if (hr < 0)
 		log_warnx("%s.head: cannot write: %s (the records are committed)",
-			  w->conf.database, strerror(-hr));
+			  w->cm->database, strerror(-hr));
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(w->db));
@@ -260,24 +267,24 @@ disk_full(struct writer *w, const struct batch *b)
 	pthread_mutex_unlock(&cm->mu);
 	if (!first)
 		return;
-	switch (w->conf.disk_full_action) {
+	switch (w->cm->df_action) {
 	case DF_HOLD:
 		log_crit("%s: disk full: holding %zu records in memory; reading from "
 			 "clients stops at %zu (disk_full_action = hold)",
-			 w->conf.database, b->n, w->pend_cap);
+			 w->cm->database, b->n, w->pend_cap);
 		break;
 	case DF_EXEC:
 		log_crit("%s: disk full: holding %zu records, running "
-			 "disk_full_command", w->conf.database, b->n);
+			 "disk_full_command", w->cm->database, b->n);
 		snprintf(json, sizeof json, "{\"event\":\"disk_full\","
 			 "\"held_records\":%zu,\"first_seq\":%lld}", b->n,
 			 (long long)b->head->r.seq);
-		run_shell(w->conf.disk_full_command, json, 60000,
+		run_shell(w->cm->df_command, json, 60000,
 			  "disk_full_command");
 		break;
 	case DF_STOP:
 		log_crit("%s: disk full: stopping the writer (disk_full_action = "
-			 "stop)", w->conf.database);
+			 "stop)", w->cm->database);
 		pthread_mutex_lock(&cm->mu);
 		cm->want_stop = true;
 		pthread_mutex_unlock(&cm->mu);
@@ -311,7 +318,7 @@ committer_main(void *arg)
 				: delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
 			log_crit("COMMIT FAILED (%s) on %s: %zu records (seq %lld..%lld) "
 				 "held in memory, retrying in %u ms", err,
-				 w->conf.database, b->n, (long long)b->head->r.seq,
+				 w->cm->database, b->n, (long long)b->head->r.seq,
 				 (long long)b->tail->r.seq, delay);
 			if (full)
 				disk_full(w, b);
@@ -358,8 +365,17 @@ group_start(struct writer *w)
 	if (!cm)
 		return -ENOMEM;
 	cm->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (cm->evfd < 0) {
-		int e = errno;
+	cm->database = strdup(w->conf.database);
+	cm->df_action = w->conf.disk_full_action;
+	cm->df_command = w->conf.disk_full_command ?
+			 strdup(w->conf.disk_full_command) : NULL;
+	if (cm->evfd < 0 || !cm->database ||
+	    (w->conf.disk_full_command && !cm->df_command)) {
+		int e = cm->evfd < 0 ? errno : ENOMEM;
+		if (cm->evfd >= 0)
+			close(cm->evfd);
+		free(cm->database);
+		free(cm->df_command);
 		free(cm);
 		return -e;
 	}
@@ -369,6 +385,8 @@ group_start(struct writer *w)
 	int e = pthread_create(&cm->thread, NULL, committer_main, w);
 	if (e) {
 		close(cm->evfd);
+		free(cm->database);
+		free(cm->df_command);
 		free(cm);
 		w->cm = NULL;
 		return -e;
@@ -553,6 +571,8 @@ group_stop(struct writer *w)
 	if (cm->busy)
 		batch_free(&cm->work);
 	close(cm->evfd);
+	free(cm->database);
+	free(cm->df_command);
 	pthread_cond_destroy(&cm->cv);
 	pthread_mutex_destroy(&cm->mu);
 	free(cm);
