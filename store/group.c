@@ -24,6 +24,8 @@
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
+/* Most often the head file is rewritten under a stream of commits. */
+#define HEAD_EVERY_MS 200
 
 /*
  * Records are recycled: a group's records are freed together after its
@@ -186,6 +188,10 @@ struct committer {
 	char *database;			/* [writer] database */
 	unsigned df_action;		/* [writer] disk_full_action */
 	char *df_command;		/* [writer] disk_full_command, or NULL */
+	/* The head file: written by the thread only (head_write). */
+	struct db_head head;		/* last committed record */
+	bool head_due;			/* HEAD not yet written */
+	uint64_t head_ms;		/* when the file was last written */
 };
 
 static void
@@ -202,8 +208,30 @@ batch_free(struct batch *b)
 }
 
 /*
- * One transaction: records, proc_state, COMMIT, then the head file.  On
- * failure *FULL says whether the disk was full.
+ * The head file names the last committed record (truncation detection).
+ * It costs an fsync and a rename, as much as the commit itself, so under
+ * a stream of commits it is written at most every HEAD_EVERY_MS, and
+ * always before the thread goes idle: it lags the store by at most that
+ * long, never leads it.
+ */
+static void
+head_write(struct writer *w)
+{
+	struct committer *cm = w->cm;
+
+	if (!cm->head_due)
+		return;
+	int hr = db_head_write(cm->database, &cm->head);
+	if (hr < 0)
+		log_warnx("%s.head: cannot write: %s (the records are committed)",
+			  cm->database, strerror(-hr));
+	cm->head_due = false;
+	cm->head_ms = now_mono_ms();
+}
+
+/*
+ * One transaction: records, proc_state, COMMIT, then (maybe) the head
+ * file.  On failure *FULL says whether the disk was full.
  */
 static int
 commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen,
@@ -232,14 +260,13 @@ commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen,
 	if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 
-	struct db_head h;
-	h.seq = b->tail->r.seq;
-	memcpy(h.hash, b->tail->hash, CHAIN_HASH_LEN);
-	memcpy(h.mac, b->tail->mac, CHAIN_HASH_LEN);
-	int hr = db_head_write(w->cm->database, &h);
-	if (hr < 0)
-		log_warnx("%s.head: cannot write: %s (the records are committed)",
-			  w->cm->database, strerror(-hr));
+	struct committer *cm = w->cm;
+	cm->head.seq = b->tail->r.seq;
+	memcpy(cm->head.hash, b->tail->hash, CHAIN_HASH_LEN);
+	memcpy(cm->head.mac, b->tail->mac, CHAIN_HASH_LEN);
+	cm->head_due = true;
+	if (now_mono_ms() - cm->head_ms >= HEAD_EVERY_MS)
+		head_write(w);
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(w->db));
@@ -303,6 +330,11 @@ committer_main(void *arg)
 
 	pthread_mutex_lock(&cm->mu);
 	for (;;) {
+		if (!(cm->busy && !cm->done) && cm->head_due) {
+			pthread_mutex_unlock(&cm->mu);
+			head_write(w);		/* going idle: catch up */
+			pthread_mutex_lock(&cm->mu);
+		}
 		while (!(cm->busy && !cm->done) && !cm->stop)
 			pthread_cond_wait(&cm->cv, &cm->mu);
 		if (!(cm->busy && !cm->done))
