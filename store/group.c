@@ -26,6 +26,9 @@
 #define RETRY_MAX_MS 5000
 /* Most often the head file is rewritten under a stream of commits. */
 #define HEAD_EVERY_MS 200
+/* No new group for this long: the commit thread is idle, the head is
+ * brought up to date. */
+#define HEAD_IDLE_MS 20
 
 /*
  * Records are recycled: a group's records are freed together after its
@@ -211,8 +214,8 @@ batch_free(struct batch *b)
  * The head file names the last committed record (truncation detection).
  * It costs an fsync and a rename, as much as the commit itself, so under
  * a stream of commits it is written at most every HEAD_EVERY_MS, and
- * always before the thread goes idle: it lags the store by at most that
- * long, never leads it.
+ * when the thread has been idle for HEAD_IDLE_MS or stops: it lags the
+ * store by at most that long, never leads it.
  */
 static void
 head_write(struct writer *w)
@@ -330,15 +333,32 @@ committer_main(void *arg)
 
 	pthread_mutex_lock(&cm->mu);
 	for (;;) {
-		if (!(cm->busy && !cm->done) && cm->head_due) {
-			pthread_mutex_unlock(&cm->mu);
-			head_write(w);		/* going idle: catch up */
-			pthread_mutex_lock(&cm->mu);
+		while (!(cm->busy && !cm->done) && !cm->stop) {
+			if (!cm->head_due) {
+				pthread_cond_wait(&cm->cv, &cm->mu);
+				continue;
+			}
+			/* No new group within HEAD_IDLE_MS: idle, catch up. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += HEAD_IDLE_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&cm->cv, &cm->mu, &until) ==
+			    ETIMEDOUT && !(cm->busy && !cm->done)) {
+				pthread_mutex_unlock(&cm->mu);
+				head_write(w);
+				pthread_mutex_lock(&cm->mu);
+			}
 		}
-		while (!(cm->busy && !cm->done) && !cm->stop)
-			pthread_cond_wait(&cm->cv, &cm->mu);
-		if (!(cm->busy && !cm->done))
+		if (!(cm->busy && !cm->done)) {
+			pthread_mutex_unlock(&cm->mu);
+			head_write(w);		/* stopping: the head is current */
+			pthread_mutex_lock(&cm->mu);
 			break;
+		}
 		const struct batch *b = &cm->work;
 		unsigned delay = 0;
 		char err[256];
