@@ -542,6 +542,23 @@ ingest_approval(struct writer *w, const struct wire_msg *m, pid_t pid,
 	return seal_with_policy(w, r, &h, oom || !r->r.target);
 }
 
+/*
+ * What a spawn record's result is: system() returns the wait status,
+ * popen() a stream (the shim sends its descriptor; the child's pid is
+ * glibc's secret), the posix_spawn family the child's pid.
+ */
+static const char *
+spawn_result_name(const struct wire_msg *m)
+{
+	const struct wire_str *api = &m->s[WT_API];
+
+	if (wire_has(m, WT_API) && api->len == 6 && memcmp(api->p, "system", 6) == 0)
+		return "status";
+	if (wire_has(m, WT_API) && api->len == 5 && memcmp(api->p, "popen", 5) == 0)
+		return "fd";
+	return "pid";
+}
+
 /* Detail members of an observed operation. */
 static void
 record_detail(struct jobj *d, const struct wire_msg *m, unsigned ev,
@@ -629,9 +646,7 @@ record_detail(struct jobj *d, const struct wire_msg *m, unsigned ev,
 		if (ev == WE_OPEN || ev == WE_SPAWN_ACTION)
 			jkey_i64(d, "fd", res);
 		else if (ev == WE_SPAWN)
-			jkey_i64(d, wire_has(m, WT_API) && m->s[WT_API].len == 6 &&
-				    memcmp(m->s[WT_API].p, "system", 6) == 0
-				    ? "status" : "pid", res);
+			jkey_i64(d, spawn_result_name(m), res);
 	}
 	if (wire_has(m, WT_EXE))
 		jkey_str(d, "program", m->s[WT_EXE].p, m->s[WT_EXE].len);

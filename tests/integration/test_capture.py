@@ -67,6 +67,24 @@ class Capture(WriterTest):
         self.assertNotEqual(r["pid"], py["pid"])
         self.assert_pseq_complete(rows)
 
+    def test_popen_result_is_a_stream_not_a_pid(self):
+        code = ("import ctypes\n"
+                "libc = ctypes.CDLL(None)\n"
+                "libc.popen.restype = ctypes.c_void_p\n"
+                "f = libc.popen(b'echo hi > popen.txt', b'r')\n"
+                "print(libc.pclose(ctypes.c_void_p(f)))\n")
+        cp = self.w.run([PYTHON, "-c", code], cwd=self.work)
+        self.assertEqual(cp.stdout, b"0\n")
+        rows = self.w.records()
+        sp = [r for r in rows if r["event"] == "spawn"
+              and (r["detail"] or {}).get("api") == "popen"]
+        self.assertEqual(len(sp), 1, dump(rows))
+        # The shim can only see the stream's descriptor; calling it the
+        # child's pid would send a reader to the wrong process.
+        self.assertIn("fd", sp[0]["detail"], dump(sp))
+        self.assertNotIn("pid", sp[0]["detail"], dump(sp))
+        self.assertEqual(sp[0]["argv"][:2], ["/bin/sh", "-c"], dump(sp))
+
     def test_env_i_child_is_reinjected(self):
         self.w.run(["/bin/sh", "-c",
                     "env -i /bin/sh -c 'echo hi > scrubbed.txt; env > env.txt'"],
