@@ -23,7 +23,7 @@ import unittest
 
 from datetime import datetime, timezone
 
-from harness import AUDITCTL, PYTHON, Writer, WriterTest, auditctl, main
+from harness import AUDITCTL, PYTHON, Writer, WriterTest, auditctl, dump, main
 from test_tamper import copy_store, rehash_from, tamper
 
 SECTIONS = ["chain", "totals", "sessions", "tool_calls", "changes",
@@ -412,7 +412,16 @@ class Report(WriterTest):
         self.w.run(["/bin/sh", "-c", "i=0; while [ $i -lt 70 ]; do "
                     "./bin/t$i; i=$((i + 1)); done"], cwd=self.work,
                    agent="wide")
-        self.w.settle()
+        rows = self.w.records()
+        # The exact shape below assumes every exec and image_start of the
+        # two runs was delivered.  On a loaded machine a shim may have had
+        # to give records up; then they are reported as gaps (never lost
+        # silently: assert_pseq_complete), and the tree is not exact.
+        self.assert_pseq_complete(rows)
+        gaps = [r for r in rows if r["event"] == "gap"]
+        if gaps:
+            self.skipTest("records were lost to gaps on this run (machine "
+                          "overloaded?): %d gap records" % len(gaps))
         rep = json.loads(self.ctl("report", "--since", "1h", "-f",
                                   "json").stdout)
         trees = {s["agent"]: s["process_tree"]
@@ -432,7 +441,8 @@ class Report(WriterTest):
         # 70 programs under one shell: 59 shown beside the shell's own
         # node (60 in all), 11 counted.
         wide = trees["wide"]["children"]
-        self.assertEqual(len(wide), 1)
+        self.assertEqual(len(wide), 1, json.dumps(trees["wide"], indent=1)[:3000] +
+                         dump([r for r in rows if r["agent"] == "wide"], 200))
         self.assertEqual(len(wide[0]["children"]), 59)
         self.assertEqual(wide[0]["omitted"], 11)
         self.assertEqual(sum(c["count"] for c in wide[0]["children"]), 59)
