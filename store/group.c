@@ -281,6 +281,16 @@ fail:
 	return -EIO;
 }
 
+/* Wakes the event loop (group_eventfd) to look at the thread's state. */
+static void
+wake_loop(struct committer *cm)
+{
+	uint64_t one = 1;
+
+	if (write(cm->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_warn("commit eventfd");
+}
+
 /*
  * The commit of B failed because the disk is full: the first time in an
  * episode, carry out disk_full_action.  Commit thread.
@@ -318,11 +328,25 @@ disk_full(struct writer *w, const struct batch *b)
 		pthread_mutex_lock(&cm->mu);
 		cm->want_stop = true;
 		pthread_mutex_unlock(&cm->mu);
-		uint64_t one = 1;
-		if (write(cm->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
-			log_warn("commit eventfd");
+		wake_loop(cm);
 		break;
 	}
+}
+
+/* CLOCK_REALTIME (the condition variable's clock) MS from now. */
+static struct timespec
+deadline_in(unsigned ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
 }
 
 static void *
@@ -339,13 +363,7 @@ committer_main(void *arg)
 				continue;
 			}
 			/* No new group within HEAD_IDLE_MS: idle, catch up. */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += HEAD_IDLE_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			struct timespec until = deadline_in(HEAD_IDLE_MS);
 			if (pthread_cond_timedwait(&cm->cv, &cm->mu, &until) ==
 			    ETIMEDOUT && !(cm->busy && !cm->done)) {
 				pthread_mutex_unlock(&cm->mu);
@@ -376,14 +394,7 @@ committer_main(void *arg)
 				disk_full(w, b);
 			pthread_mutex_lock(&cm->mu);
 			cm->failing = true;
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += delay / 1000;
-			until.tv_nsec += (long)(delay % 1000) * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			struct timespec until = deadline_in(delay);
 			while (!cm->abandon &&
 			       pthread_cond_timedwait(&cm->cv, &cm->mu, &until) == 0)
 				;
@@ -402,9 +413,7 @@ committer_main(void *arg)
 			cm->disk_full = false;	/* the episode is over */
 		cm->result = rc;
 		cm->done = true;
-		uint64_t one = 1;
-		if (write(cm->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
-			log_warn("commit eventfd");
+		wake_loop(cm);
 	}
 	pthread_mutex_unlock(&cm->mu);
 	return NULL;
@@ -509,16 +518,6 @@ group_busy(const struct writer *w)
 	bool busy = cm->busy;
 	pthread_mutex_unlock(&cm->mu);
 	return busy;
-}
-
-bool
-group_failing(const struct writer *w)
-{
-	struct committer *cm = w->cm;
-	pthread_mutex_lock(&cm->mu);
-	bool failing = cm->failing;
-	pthread_mutex_unlock(&cm->mu);
-	return failing;
 }
 
 void

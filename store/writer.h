@@ -155,8 +155,6 @@ void group_reap(struct writer *w);
 int group_due(const struct writer *w, uint64_t now_ms);
 /* A group is in flight. */
 bool group_busy(const struct writer *w);
-/* The group in flight has failed to commit at least once. */
-bool group_failing(const struct writer *w);
 /*
  * Stop: commits everything sealed, retrying for at most DEADLINE_MS.
  * Returns 0, or -EIO when records were given up (counted in W->lost).
