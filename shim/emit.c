@@ -237,14 +237,15 @@ conn_drop(const struct conn *k, int may_close)
 
 /*
  * A duplicate of FD, close-on-exec, at a high number the program is
- * unlikely to pick itself, and never at AVOID.  Not a round or "all ones"
- * number (scripts write `exec 1000>f`, 1023, 255), and different per image
- * and per AVOID.  Programs that aim at our number anyway make us step aside
- * (shim_step_aside); identity checks cover the ones that bypass the hooks.
- * Returns the new descriptor, or -1 (FD untouched).
+ * unlikely to pick itself.  Not a round or "all ones" number (scripts
+ * write `exec 1000>f`, 1023, 255), and different per image and per SALT
+ * (a socket stepping aside gets a fresh choice; FD itself is open, so it
+ * is never the answer).  Programs that aim at our number anyway make us
+ * step aside (shim_step_aside); identity checks cover the ones that
+ * bypass the hooks.  Returns the new descriptor, or -1 (FD untouched).
  */
 static int
-dup_high(int fd, int avoid)
+dup_high(int fd, uint64_t salt)
 {
 	struct rlimit rl;
 	long top = 1024;
@@ -255,21 +256,15 @@ dup_high(int fd, int avoid)
 	long base = top - 1;
 	if (span > 16) {
 		uint64_t r = own_image ^ (own_image >> 29) ^
-			     ((uint64_t)(unsigned)avoid * 0x9e3779b97f4a7c15ull);
+			     (salt * 0x9e3779b97f4a7c15ull);
 		for (int i = 0; i < 16; i++, r = r * 6364136223846793005ull + 1) {
 			base = top - 2 - (long)((r >> 33) % (uint64_t)span);
-			if (base % 10 != 0 && ((base + 1) & base) != 0 &&
-			    base != avoid)
+			if (base % 10 != 0 && ((base + 1) & base) != 0)
 				break;
 		}
 	}
 	for (; base > 2; base /= 2) {
 		int hi = shim_real.fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
-		if (hi == avoid) {	/* only if AVOID was free: take the next */
-			int next = shim_real.fcntl(fd, F_DUPFD_CLOEXEC, avoid + 1);
-			close(hi);
-			hi = next;
-		}
 		if (hi >= 0)
 			return hi;
 	}
@@ -280,7 +275,7 @@ dup_high(int fd, int avoid)
 static int
 move_high(int fd)
 {
-	int hi = dup_high(fd, -1);
+	int hi = dup_high(fd, 0);
 	if (hi < 0)
 		return fd;
 	close(fd);
@@ -408,7 +403,7 @@ shim_step_aside(int fd)
 	if (getpid() == own_pid && try_flag(&conn_busy)) {
 		if (conn_read(&k) == 0 && k.fd == fd) {
 			if (conn_verify(&k)) {
-				int hi = dup_high(fd, fd);
+				int hi = dup_high(fd, (uint64_t)(unsigned)fd + 1);
 				if (hi >= 0)
 					conn_publish(hi, k.dev, k.ino);
 				else
