@@ -72,71 +72,70 @@ class Transparency(WriterTest):
         # Fail-open without waiting: far below one bounded wait per record.
         self.assertLess(time.monotonic() - t0, 10)
 
-    def test_writer_stopped_costs_one_bounded_wait(self):
+    def run_writer_stopped(self, code, check=True):
+        """Runs Python CODE under the shim in self.work while the writer is
+        stopped (SIGSTOP); returns the CompletedProcess and seconds taken."""
         os.kill(self.w.proc.pid, signal.SIGSTOP)
         try:
-            # Enough records to fill the socket buffer several times over.
-            code = ("import os\n"
-                    "for i in range(3000):\n"
-                    "    fd = os.open('f%d' % (i % 50), os.O_WRONLY | os.O_CREAT, 0o644)\n"
-                    "    os.close(fd)\n"
-                    "print('ok')\n")
             t0 = time.monotonic()
-            cp = self.w.run([PYTHON, "-c", code], cwd=self.work, timeout=60)
-            elapsed = time.monotonic() - t0
-            self.assertEqual(cp.stdout, b"ok\n")
-            self.assertLess(elapsed, 20, "a stopped writer stalled the agent")
+            cp = self.w.run([PYTHON, "-c", code], cwd=self.work, timeout=60,
+                            check=check)
+            return cp, time.monotonic() - t0
         finally:
             os.kill(self.w.proc.pid, signal.SIGCONT)
-        # Nothing is lost silently: what the stalled writer never read is
-        # reported by the shim as a gap when the image ends (over a fresh
-        # connection: the first one is full), and every pseq of the
-        # process is either stored or inside a gap.
-        rows = self.w.final_records()
+
+    def stored_and_counted(self, rows):
+        """(opens stored under self.work/f*, records the shim counted lost,
+        the writing pid) for the one process that wrote them."""
         opens = [r for r in rows if r["event"] == "open"
                  and (r["target"] or "").startswith(self.work + "/f")]
         self.assertTrue(opens)
         pid = opens[0]["pid"]
         lost = sum(r["detail"]["count"] for r in rows
-                   if r["event"] == "gap" and r["detail"].get("pid") == pid)
+                   if r["event"] == "gap" and r["detail"].get("pid") == pid
+                   and "count" in r["detail"])
+        return opens, lost, pid
+
+    def test_writer_stopped_costs_one_bounded_wait(self):
+        # Enough records to fill the socket buffer several times over.
+        code = ("import os\n"
+                "for i in range(3000):\n"
+                "    fd = os.open('f%d' % (i % 50), os.O_WRONLY | os.O_CREAT, 0o644)\n"
+                "    os.close(fd)\n"
+                "print('ok')\n")
+        cp, elapsed = self.run_writer_stopped(code)
+        self.assertEqual(cp.stdout, b"ok\n")
+        self.assertLess(elapsed, 20, "a stopped writer stalled the agent")
+        # Nothing is lost silently: what the stalled writer never read is
+        # reported by the shim as a gap when the image ends (over a fresh
+        # connection: the first one is full), and every pseq of the
+        # process is either stored or inside a gap.
+        rows = self.w.final_records()
+        opens, lost, _ = self.stored_and_counted(rows)
         self.assertEqual(len(opens) + lost, 3000, dump(self.by_event(rows, "gap")))
         self.assert_pseq_complete(rows)
 
     def test_backlog_reported_before_exec(self):
         # The same when the image ends by exec instead of exit.
-        os.kill(self.w.proc.pid, signal.SIGSTOP)
-        try:
-            code = ("import os\n"
-                    "for i in range(2000):\n"
-                    "    os.close(os.open('f%d' % (i % 20), os.O_WRONLY | os.O_CREAT, 0o644))\n"
-                    "os.execv('/bin/true', ['true'])\n")
-            self.w.run([PYTHON, "-c", code], cwd=self.work, timeout=60)
-        finally:
-            os.kill(self.w.proc.pid, signal.SIGCONT)
+        self.run_writer_stopped(
+            "import os\n"
+            "for i in range(2000):\n"
+            "    os.close(os.open('f%d' % (i % 20), os.O_WRONLY | os.O_CREAT, 0o644))\n"
+            "os.execv('/bin/true', ['true'])\n")
         rows = self.w.final_records()
         self.assertTrue(self.by_event(rows, "gap"))
         self.assert_pseq_complete(rows)
 
     def test_backlog_reported_before_underscore_exit(self):
         # _exit skips destructors; the hook makes the same report first.
-        os.kill(self.w.proc.pid, signal.SIGSTOP)
-        try:
-            code = ("import os\n"
-                    "for i in range(2000):\n"
-                    "    os.close(os.open('f%d' % (i % 20), os.O_WRONLY | os.O_CREAT, 0o644))\n"
-                    "os._exit(3)\n")
-            cp = self.w.run([PYTHON, "-c", code], cwd=self.work, timeout=60,
-                            check=False)
-            self.assertEqual(cp.returncode, 3)
-        finally:
-            os.kill(self.w.proc.pid, signal.SIGCONT)
+        cp, _ = self.run_writer_stopped(
+            "import os\n"
+            "for i in range(2000):\n"
+            "    os.close(os.open('f%d' % (i % 20), os.O_WRONLY | os.O_CREAT, 0o644))\n"
+            "os._exit(3)\n", check=False)
+        self.assertEqual(cp.returncode, 3)
         rows = self.w.final_records()
-        opens = [r for r in rows if r["event"] == "open"
-                 and (r["target"] or "").startswith(self.work + "/f")]
-        pid = opens[0]["pid"]
-        lost = sum(r["detail"]["count"] for r in rows
-                   if r["event"] == "gap" and r["detail"].get("pid") == pid
-                   and "count" in r["detail"])
+        opens, lost, pid = self.stored_and_counted(rows)
         # Every record is stored or counted by the shim itself: no hole
         # left for the writer to guess about.
         self.assertEqual(len(opens) + lost, 2000, dump(self.by_event(rows, "gap")))
