@@ -12,8 +12,8 @@
  *    a descriptor is free again (or are counted as a gap).
  *
  * The retry is for calls that allocate the descriptor before doing
- * anything else (an EMFILE failure has no side effect to repeat).  Calls
- * made through syscall() are not covered (see docs/shim.md).  If a real
+ * anything else (an EMFILE failure has no side effect to repeat).  The
+ * same numbers made through syscall() are handled in hook_sys.c.  If a real
  * function is missing (resolution still running in this thread), the
  * kernel call is made directly: these hooks must never fail where libc
  * would not.

@@ -6,7 +6,10 @@
  * links, mode, owner, truncate, connect, bind) are recorded the same way
  * with API "syscall:<name>".  io_uring_setup fails with ENOSYS unless
  * AUDITSHIM_IO_URING=allow: I/O submitted through a ring reaches no hook,
- * and programs such as libuv fall back to their thread pool.
+ * and programs such as libuv fall back to their thread pool.  Our socket
+ * keeps out of the way here as in hook_fd.c: it steps aside for dup2,
+ * dup3 and fcntl aimed at its number, and a call that allocates a
+ * descriptor and fails with EMFILE gets ours and is made once more.
  */
 #include "shim.h"
 
@@ -32,6 +35,89 @@ real_sys(long nr, const long a[6])
 	return shim_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/* NR allocates a descriptor first: an EMFILE failure had no side effect. */
+static int
+allocates_fd(long nr)
+{
+	switch (nr) {
+#ifdef SYS_open
+	case SYS_open:
+#endif
+#ifdef SYS_creat
+	case SYS_creat:
+#endif
+#ifdef SYS_openat2
+	case SYS_openat2:
+#endif
+#ifdef SYS_pipe
+	case SYS_pipe:
+#endif
+#ifdef SYS_epoll_create
+	case SYS_epoll_create:
+#endif
+#ifdef SYS_eventfd
+	case SYS_eventfd:
+#endif
+#ifdef SYS_inotify_init
+	case SYS_inotify_init:
+#endif
+#ifdef SYS_signalfd
+	case SYS_signalfd:
+#endif
+#ifdef SYS_accept
+	case SYS_accept:
+#endif
+#ifdef SYS_pidfd_open
+	case SYS_pidfd_open:
+#endif
+	case SYS_openat:
+	case SYS_dup:
+	case SYS_pipe2:
+	case SYS_socket:
+	case SYS_socketpair:
+	case SYS_accept4:
+	case SYS_epoll_create1:
+	case SYS_eventfd2:
+	case SYS_inotify_init1:
+	case SYS_memfd_create:
+	case SYS_signalfd4:
+	case SYS_timerfd_create:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The real call, once more if it ran out of descriptors and we gave ours. */
+static long
+real_sys_fd(long nr, const long a[6], int saved)
+{
+	if (!allocates_fd(nr))
+		return real_sys(nr, a);
+	return SHIM_FD_RETRY(-1L, saved, real_sys(nr, a));
+}
+
+/* dup2/dup3/fcntl: the numbers the program names are made free first. */
+static void
+step_aside_for(long nr, const long a[6])
+{
+	switch (nr) {
+#ifdef SYS_dup2
+	case SYS_dup2:
+#endif
+	case SYS_dup3:
+		shim_step_aside((int)a[1]);
+		break;
+	case SYS_fcntl:
+		shim_step_aside((int)a[0]);
+		if ((int)a[1] == F_DUPFD || (int)a[1] == F_DUPFD_CLOEXEC)
+			shim_step_aside((int)a[2]);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Calls NR and records OP with its result; errno as the call left it. */
 static __attribute__((noinline)) long
 sys_op(long nr, const long a[6], const struct shim_op *op)
@@ -41,13 +127,13 @@ sys_op(long nr, const long a[6], const struct shim_op *op)
 	int pre = shim_pre(&c);
 	if (pre == SHIM_PASS) {
 		errno = saved;
-		return real_sys(nr, a);
+		return real_sys_fd(nr, a, saved);
 	}
 	long r = -1;
 	int e = EACCES;
 	if (pre != SHIM_REFUSE) {
 		errno = saved;
-		r = real_sys(nr, a);
+		r = real_sys_fd(nr, a, saved);
 		e = errno;
 	}
 	shim_record_op(&c, op, r, r < 0 ? e : 0);
@@ -97,7 +183,7 @@ sys_open(long nr, const long a[6], const char *api, int dirfd,
 	 const char *path, long flags, long mode)
 {
 	if (!OPEN_WRITES(flags))
-		return real_sys(nr, a);
+		return real_sys_fd(nr, a, errno);
 	const struct shim_op op = {
 		.event = WE_OPEN, .api = api, .path = path, .dirfd = dirfd,
 		.have = OP_AT | OP_FLAGS | (OPEN_HAS_MODE(flags) ? OP_MODE : 0),
@@ -124,7 +210,7 @@ dispatch(long nr, const long a[6])
 	case SYS_openat2: {
 		const struct open_how *how = (const struct open_how *)a[2];
 		if (how == NULL)
-			return real_sys(nr, a);
+			return real_sys_fd(nr, a, errno);
 		return sys_open(nr, a, "syscall:openat2", I(0), P(1),
 				(long)how->flags, (long)how->mode);
 	}
@@ -288,7 +374,8 @@ dispatch(long nr, const long a[6])
 			.addrlen = (socklen_t)a[2] };
 		break;
 	default:
-		return real_sys(nr, a);
+		step_aside_for(nr, a);
+		return real_sys_fd(nr, a, errno);
 	}
 	return sys_op(nr, a, &op);
 }

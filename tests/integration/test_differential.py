@@ -230,14 +230,75 @@ git -C clone log --oneline | wc -l
                          r["target"] == os.path.join(d, "after.txt")], dump(rows, 50))
         self.assert_pseq_complete(rows)
 
+    def test_raw_syscalls_aimed_at_the_shims_descriptor(self):
+        # syscall(2) reaches the kernel without glibc's dup2/fcntl, which
+        # hook_fd.c covers: the socket must step aside here too.  fcntl on
+        # its number finds it free (EBADF), F_DUPFD from it gets exactly
+        # it, dup3 onto the socket's next number lands there, and the shim
+        # records on (x86-64 numbers: fcntl 72, dup3 292).
+        prog = ("import ctypes, os\n"
+                "libc = ctypes.CDLL(None, use_errno=True)\n"
+                "libc.syscall.restype = ctypes.c_long\n"
+                "def sysc(*a):\n"
+                "    r = libc.syscall(*[ctypes.c_long(x) for x in a])\n"
+                "    return r, (ctypes.get_errno() if r < 0 else 0)\n"
+                "def ours():\n"
+                "    fds = [int(f) for f in os.listdir('/proc/self/fd')]\n"
+                "    s = [f for f in fds if os.path.exists('/proc/self/fd/%d' % f)\n"
+                "         and os.readlink('/proc/self/fd/%d' % f).startswith('socket:')]\n"
+                "    return max(s)\n"
+                "open('warm.txt', 'w').close()\n"
+                "n = ours()\n"
+                "print('getfd', sysc(72, n, 1))\n"
+                "print('dupfd', sysc(72, 0, 0, n) == (n, 0))\n"
+                "open('second.txt', 'w').close()\n"
+                "m = ours()\n"
+                "fd = os.open('aimed.txt', os.O_WRONLY | os.O_CREAT, 0o644)\n"
+                "print('dup3', sysc(292, fd, m, 0) == (m, 0))\n"
+                "os.write(m, b'via-dup3\\n')\n"
+                "open('after.txt', 'w').close()\n"
+                "print(open('aimed.txt').read().strip())\n")
+        d = os.path.join(self.work, "rawaim")
+        os.mkdir(d)
+        cp = subprocess.run([PYTHON, "-c", prog], cwd=d,
+                            env=self.w.env(plain_env()), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(cp.stdout, b"getfd (-1, 9)\ndupfd True\ndup3 True\nvia-dup3\n",
+                         cp.stderr)
+        rows = self.w.records()
+        self.assertTrue([r for r in rows if r["event"] == "open" and
+                         r["target"] == os.path.join(d, "after.txt")], dump(rows, 50))
+        self.assert_pseq_complete(rows)
+
     def test_descriptor_exhaustion_fails_where_plain_fails(self):
         # The program gets the descriptor our socket held: it runs out at
         # the same count as without the shim, and nothing is lost silently.
-        prog = ("import os, resource\n"
+        # The same through syscall(2), which glibc does not route through
+        # the functions above (x86-64 numbers: openat, dup, pipe2).
+        # After giving up its socket the shim waits 50 ms before it connects
+        # again, queueing meanwhile (64 records); the pauses keep the two
+        # bursts of recorded opens from overflowing that queue into a gap.
+        prog = ("import ctypes, os, resource, time\n"
+                "libc = ctypes.CDLL(None, use_errno=True)\n"
+                "libc.syscall.restype = ctypes.c_long\n"
+                "def sysc(*a):\n"
+                "    r = libc.syscall(*[ctypes.c_char_p(x) if isinstance(x, bytes)\n"
+                "                       else ctypes.c_long(x) for x in a])\n"
+                "    if r < 0:\n"
+                "        raise OSError(ctypes.get_errno(), 'syscall')\n"
+                "    return r\n"
+                "def sys_pipe2(i):\n"
+                "    p = (ctypes.c_int * 2)()\n"
+                "    sysc(293, ctypes.addressof(p), 0)\n"
+                "    return (p[0], p[1])\n"
                 "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
                 "kinds = [('open-w', lambda i: os.open('f%d' % i, os.O_WRONLY | os.O_CREAT, 0o644)),\n"
                 "         ('open-r', lambda i: os.open('/dev/null', os.O_RDONLY)),\n"
-                "         ('pipe', lambda i: os.pipe()), ('dup', lambda i: os.dup(0))]\n"
+                "         ('pipe', lambda i: os.pipe()), ('dup', lambda i: os.dup(0)),\n"
+                "         ('sys-openat-w', lambda i: sysc(257, -100, b's%d' % i, os.O_WRONLY | os.O_CREAT, 0o644)),\n"
+                "         ('sys-openat-r', lambda i: sysc(257, -100, b'/dev/null', os.O_RDONLY)),\n"
+                "         ('sys-dup', lambda i: sysc(32, 0)), ('sys-pipe2', sys_pipe2)]\n"
                 "for name, k in kinds:\n"
                 "    got = []\n"
                 "    while True:\n"
@@ -249,10 +310,11 @@ git -C clone log --oneline | wc -l
                 "        got += list(r) if isinstance(r, tuple) else [r]\n"
                 "    for fd in got:\n"
                 "        os.close(fd)\n"
+                "    time.sleep(0.2)\n"
                 "open('done.txt', 'w').write('ok')\n")
         res = self.both(None, "emfile", argv=[PYTHON, "-c", prog])
         b = self.same(res)
-        self.assertEqual(len(b.stdout.splitlines()), 4, b.stdout)
+        self.assertEqual(len(b.stdout.splitlines()), 8, b.stdout)
         rows = self.w.records()
         d = res[1][1]
         self.assertTrue([r for r in rows if r["event"] == "open" and
