@@ -705,6 +705,18 @@ shim_pre(struct shim_ctx *c)
 
 /* --- process life cycle -------------------------------------------------- */
 
+/*
+ * A new image: everything else is still as initialised, and storing zeros
+ * over it anyway would touch (and fault in) pages of the backlog for
+ * nothing.
+ */
+void
+shim_emit_start(void)
+{
+	own_pid = getpid();
+	own_image = shim_nonce();
+}
+
 void
 shim_emit_atfork_child(void)
 {

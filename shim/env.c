@@ -99,10 +99,10 @@ shim_env_has_self(char *const *envp)
 }
 
 void
-shim_env_capture(const char *v)
+shim_env_capture(const char *v, size_t cap)
 {
 	char *out = shim_conf.preload;
-	size_t n = 0, cap = sizeof shim_conf.preload;
+	size_t n = 0;
 	int found = 0;
 
 	shim_conf.preload_len = 0;

@@ -181,22 +181,55 @@ absolute(char *dst, size_t cap, const char *dir, const char *s)
 	return n + sl;
 }
 
+/* The unused end of shim_conf.strs, filled front to back during start-up. */
+struct strs {
+	char *p;
+	size_t left;
+};
+
+/* Takes the N + 1 bytes just written at S->p (a string of length N). */
+static char *
+strs_take(struct strs *s, size_t n)
+{
+	char *p = s->p;
+	s->p += n + 1;
+	s->left -= n + 1;
+	return p;
+}
+
+/*
+ * The working directory at load, asked for only when a name is relative:
+ * most start-ups never need it and so never pay for the call or the page.
+ */
+static const char *
+load_cwd(struct strs *s)
+{
+	struct shim_conf *c = &shim_conf;
+	if (c->load_cwd == NULL) {
+		c->load_cwd = "";
+		if (s->left >= 4096 && getcwd(s->p, 4096) != NULL)
+			c->load_cwd = strs_take(s, strlen(s->p));
+	}
+	return c->load_cwd;
+}
+
 static void
 configure(void)
 {
 	struct shim_conf *c = &shim_conf;
+	struct strs st = { c->strs, sizeof c->strs };
 	const char *sock = AUDITSHIM_DEFAULT_SOCKET;
 	const char *v;
 	char sockbuf[sizeof c->sun.sun_path];
 
-	if (getcwd(c->load_cwd, sizeof c->load_cwd) == NULL)
-		c->load_cwd[0] = '\0';
+	c->self = c->self_loaded = "";
 	c->secure = getauxval(AT_SECURE) != 0;
 	if (!c->secure) {
 		v = getenv("AUDITSHIM_SOCKET");
 		if (v != NULL && v[0] != '\0') {
 			/* A relative path would break after chdir: pin it. */
-			if (absolute(sockbuf, sizeof sockbuf, c->load_cwd, v))
+			const char *dir = v[0] == '/' ? "" : load_cwd(&st);
+			if (absolute(sockbuf, sizeof sockbuf, dir, v))
 				sock = sockbuf;
 			else
 				sock = NULL;	/* too long for sun_path */
@@ -230,15 +263,29 @@ configure(void)
 
 	Dl_info info;
 	if (dladdr((void *)&configure, &info) != 0 && info.dli_fname != NULL) {
-		size_t n = strnlen(info.dli_fname, sizeof c->self_loaded - 1);
-		memcpy(c->self_loaded, info.dli_fname, n);
-		c->self_loaded[n] = '\0';
-		c->self_len = absolute(c->self, sizeof c->self, c->load_cwd,
-				       c->self_loaded);
+		const char *f = info.dli_fname;
+		size_t n = strnlen(f, 4095);
+		memcpy(st.p, f, n);
+		st.p[n] = '\0';
+		c->self_loaded = strs_take(&st, n);
+		if (f[0] == '/') {
+			c->self = c->self_loaded;
+			c->self_len = n;
+		} else {
+			const char *dir = load_cwd(&st);
+			c->self_len = absolute(st.p, 4096, dir, c->self_loaded);
+			if (c->self_len > 0)
+				c->self = strs_take(&st, c->self_len);
+		}
 	}
+	if (c->load_cwd == NULL)
+		c->load_cwd = "";
 	/* In secure-execution mode nothing from the environment is kept. */
+	c->preload = st.p;
+	c->preload[0] = '\0';
 	if (!c->secure)
-		shim_env_capture(getenv("LD_PRELOAD"));
+		shim_env_capture(getenv("LD_PRELOAD"),
+				 st.left < SHIM_PRELOAD_MAX ? st.left : SHIM_PRELOAD_MAX);
 }
 
 static void
@@ -257,7 +304,7 @@ shim_init_slow(void)
 		init_running = 1;
 		resolve_all();
 		configure();
-		shim_emit_atfork_child();	/* pid, image nonce, pseq */
+		shim_emit_start();		/* pid, image nonce */
 		pthread_atfork(NULL, NULL, atfork_child);
 		init_running = 0;
 		atomic_store_explicit(&shim_init_state, 2, memory_order_release);

@@ -168,24 +168,34 @@ struct shim_real {
 	void (*Exit_)(int);
 };
 
-/* Process-wide configuration, fixed by shim_init(); read-only afterwards. */
+/* Room for the paths in struct shim_conf: three PATH_MAX and LD_PRELOAD. */
+#define SHIM_CONF_STRS (3 * 4096 + SHIM_PRELOAD_MAX)
+
+/*
+ * Process-wide configuration, fixed by shim_init(); read-only afterwards.
+ * Every image pays for each page of it that start-up writes (a page fault
+ * costs ~13 us on a virtual machine, more than a dozen system calls), so
+ * the small fields come first and the paths share one packed store: a
+ * typical start-up writes one or two pages of this, not five.
+ */
 struct shim_conf {
 	int secure;			/* AT_SECURE: environment knobs ignored */
 	int fail_closed;		/* AUDITSHIM_FAIL=closed */
 	int sock_default;		/* socket is the compiled-in default */
-	struct sockaddr_un sun;		/* connect() address of the writer */
-	socklen_t sunlen;		/* bytes of sun to pass to connect() */
 	int sock_ok;			/* the socket path fits sun_path */
+	int io_uring_allow;		/* AUDITSHIM_IO_URING=allow */
+	socklen_t sunlen;		/* bytes of sun to pass to connect() */
+	size_t agent_len;		/* strlen(agent) */
+	size_t self_len;		/* strlen(self) */
+	size_t preload_len;		/* strlen(preload) */
+	const char *self;		/* absolute path of this library; "" if unknown */
+	const char *self_loaded;	/* the name the loader used (may be relative) */
+	const char *load_cwd;		/* cwd at load, only if a name was relative */
+	char *preload;			/* LD_PRELOAD we were loaded with, ':'-joined, us absolute; "" if unknown */
+	struct sockaddr_un sun;		/* connect() address of the writer */
 	char sock_env[128];		/* "AUDITSHIM_SOCKET=<path>" for re-injection */
 	char agent[256];		/* AUDITSHIM_AGENT, truncated; "" if unset */
-	size_t agent_len;		/* strlen(agent) */
-	char self[4096];		/* absolute path of this library */
-	size_t self_len;		/* strlen(self) */
-	char self_loaded[4096];		/* the name the loader used (may be relative) */
-	char load_cwd[4096];		/* cwd when the library loaded */
-	int io_uring_allow;		/* AUDITSHIM_IO_URING=allow */
-	char preload[SHIM_PRELOAD_MAX];	/* LD_PRELOAD we were loaded with, ':'-joined, us absolute; "" if unknown */
-	size_t preload_len;		/* strlen(preload) */
+	char strs[SHIM_CONF_STRS];	/* where the four pointers above point */
 };
 
 extern struct shim_real shim_real;
@@ -267,6 +277,8 @@ int shim_yield_fd(void);
 		}                                                        \
 		r__;                                                     \
 	})
+/* Sets the per-process identity in a new image (init). */
+void shim_emit_start(void);
 /* Resets per-process state in a fork child (pthread_atfork). */
 void shim_emit_atfork_child(void);
 /* Image end (destructor, exec): one bounded try to deliver the backlog and
@@ -368,9 +380,10 @@ char *const *shim_env_doctor(char *const *envp, char **out, char *valbuf,
  * Keeps V, the LD_PRELOAD this process was loaded with, as the list to put
  * back into a child whose environment has no LD_PRELOAD at all: its
  * other preloads (a sanitizer runtime that must come first) come back in
- * their order.  Ignored unless V names this library.  Init only.
+ * their order, in shim_conf.preload (CAP bytes).  Ignored unless V names
+ * this library.  Init only.
  */
-void shim_env_capture(const char *v);
+void shim_env_capture(const char *v, size_t cap);
 /* True if ENVP's effective LD_PRELOAD names this library. */
 int shim_env_has_self(char *const *envp);
 /*

@@ -243,6 +243,35 @@ class Coverage(WriterTest):
                 if l.startswith(("LD_PRELOAD=", "AUDITSHIM_"))]
 
     @unittest.skipIf(RUNTIME, "the sanitizer runtime is preloaded as well")
+    def test_relative_names_are_pinned_at_load(self):
+        # LD_PRELOAD and AUDITSHIM_SOCKET relative to the cwd at load: the
+        # first record, made after a chdir, still reaches the writer, and
+        # a child started with an empty environment gets both back as
+        # absolute names that work.
+        here = os.path.dirname(SHIM)
+        out = os.path.join(self.work, "after-chdir.txt")
+        code = ("import os\n"
+                "os.chdir('/')\n"
+                "open(%r, 'w').close()\n"
+                "os.execve('/usr/bin/env', ['env'], {})\n" % out)
+        env = {"LD_PRELOAD": "./" + os.path.basename(SHIM),
+               "AUDITSHIM_SOCKET": os.path.relpath(self.w.socket, here),
+               "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        cp = subprocess.run([PYTHON, "-c", code], cwd=here, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=60)
+        self.assertEqual((cp.returncode, cp.stderr), (0, b""))
+        got = dict(l.split("=", 1) for l in self.env_lines(cp.stdout))
+        self.assertEqual(sorted(got), ["AUDITSHIM_SOCKET", "LD_PRELOAD"], cp.stdout)
+        for k, want in (("LD_PRELOAD", SHIM), ("AUDITSHIM_SOCKET", self.w.socket)):
+            self.assertTrue(got[k].startswith("/"), got)
+            self.assertTrue(os.path.samefile(got[k], want), got)
+        rows = self.w.records()
+        self.one(rows, "open", target=out)
+        self.assertTrue([r for r in rows if r["event"] == "image_start" and
+                         r["target"] == os.path.realpath("/usr/bin/env")], dump(rows))
+
+    @unittest.skipIf(RUNTIME, "the sanitizer runtime is preloaded as well")
     def test_reinjection_duplicates_asan_and_empty_env(self):
         envexec = prog("envexec")
         sock = "AUDITSHIM_SOCKET=" + self.w.socket
