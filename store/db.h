@@ -33,6 +33,7 @@ struct db_head {
  * host = HOST, created).  Refuses a store of another schema version.
  * Then creates the readers' indexes (records_index_sql), which on a store
  * made by an older version reads the whole table once (records.h).
+ * The handle has no mutex of its own: use it from one thread at a time.
  * On success *DB is the handle and *LOCKFD the lock descriptor (keep it
  * open for the life of the process); on failure returns a negative errno
  * (-EIO for SQLite errors) and writes a sentence naming PATH into ERR.

@@ -775,6 +775,11 @@ main(int argc, char **argv)
 	w.exe[xl > 0 ? xl : 0] = '\0';
 
 	load_key(&w);
+	/*
+	 * SQLite's allocation statistics take a global mutex on every malloc
+	 * and free; nothing here reads them.  Must precede its initialisation.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	int fi = faultvfs_install();
 	if (fi < 0)
 		fatalx("AUDITSHIMD_CRASH_AFTER_IO: not a positive number");
