@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hook_exec.c - the exec family, posix_spawn/posix_spawnp, system and
- * popen.  An exec that succeeds never returns, so its record is sent
- * before the call (WO_ATTEMPT) and a failure record follows if it
- * returns.  Every child gets our LD_PRELOAD back if its environment lost
- * it, and a blind_spot record first if it will run unobserved anyway.
+ * popen (whose streams popen.c keeps).  An exec that succeeds never
+ * returns, so its record is sent before the call (WO_ATTEMPT) and a
+ * failure record follows if it returns.  Every child gets our LD_PRELOAD
+ * back if its environment lost it, and a blind_spot record first if it
+ * will run unobserved anyway.
  */
 #include "shim.h"
 
@@ -433,10 +434,13 @@ SPAWN_OLD(posix_spawnp)(pid_t *pid, const char *file,
  * ignored while any system() runs (reference-counted), SIGCHLD blocked,
  * the child's mask and defaults reset, status 127 when the shell cannot
  * be spawned, errno the spawn error, and the child killed and reaped
- * when the calling thread is cancelled.  Changing environ for the
- * duration instead would race with other threads.  popen() is not
- * re-implemented: pclose() must find the stream in glibc's own list, so
- * a popen() whose environ lacks the preload gets a blind_spot record.
+ * when the calling thread is cancelled.  popen() is carried out by
+ * shim_popen() (popen.c), a copy of glibc 2.36's libio/iopopen.c on the
+ * same real posix_spawn, with pclose() and fclose() hooked to wait for
+ * its child.  Changing environ for the duration instead would race with
+ * other threads.  Only when the environment cannot be doctored (too
+ * large, our own path unknown) does the shell run unobserved, after a
+ * blind_spot record.
  */
 static void
 shell_pre(struct shim_ctx *c, const char *api, const struct xtarget *t,
@@ -605,22 +609,33 @@ popen(const char *cmd, const char *type)
 	}
 	struct shim_ctx c;
 	int pre = shim_pre(&c);
+	char *envout[SHIM_ENV_MAX];
+	char val[SHIM_PRELOAD_MAX];
+	int too_big = 0, ours;
+	char *const *ep = environ;
+	if (shim_real.posix_spawn != NULL && !shim_env_has_self(environ))
+		ep = shim_env_doctor(environ, envout, val, &too_big);
+	int reinject = ep != environ;
 	if (pre == SHIM_PASS) {
+		/* Unrecorded, but never outside the stream table. */
 		errno = saved;
-		return shim_real.popen(cmd, type);
+		return shim_popen(cmd, type, ep, reinject, &ours);
 	}
 	char *argv[] = { (char *)"/bin/sh", (char *)"-c",
 			 (char *)(cmd != NULL ? cmd : ""), NULL };
 	struct xtarget t = { .dirfd = AT_FDCWD, .path = "/bin/sh", .fd = -1 };
-	shell_pre(&c, "popen", &t, argv, 0);
+	shell_pre(&c, "popen", &t, argv, reinject);
 	if (pre == SHIM_REFUSE) {
 		exec_record(&c, WE_SPAWN, "popen", WO_ERROR, -1, EACCES, &t, argv);
 		errno = EACCES;
 		return NULL;
 	}
 	errno = saved;
-	FILE *fp = shim_real.popen(cmd, type);
+	FILE *fp = shim_popen(cmd, type, ep, reinject, &ours);
 	int e = errno;
+	if (reinject && !ours)	/* libc lacks what popen.c needs */
+		blind_record(&c, "popen", "environment lacks LD_PRELOAD", &t,
+			     argv);
 	exec_record(&c, WE_SPAWN, "popen", fp == NULL ? WO_ERROR : WO_OK,
 		    fp != NULL ? fileno(fp) : -1, fp == NULL ? e : 0, &t, argv);
 	errno = e;

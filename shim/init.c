@@ -72,6 +72,8 @@ resolve_all(void)
 	R(fa_addfchdir, "posix_spawn_file_actions_addfchdir_np");
 	R(system, "system");
 	R(popen, "popen");
+	R(pclose, "pclose");
+	R(fclose, "fclose");
 	R(fcntl, "fcntl");
 	R(fcntl64, "fcntl64");
 	if (r->fcntl64 == NULL)

@@ -81,6 +81,8 @@ struct shim_real {
 	__typeof__(posix_spawn_file_actions_addfchdir_np) *fa_addfchdir;
 	__typeof__(system) *system;
 	__typeof__(popen) *popen;
+	__typeof__(pclose) *pclose;		/* popen streams (popen.c) */
+	__typeof__(fclose) *fclose;
 	__typeof__(open) *open;			/* opens */
 	__typeof__(open64) *open64;
 	__typeof__(openat) *openat;
@@ -400,6 +402,17 @@ const char *shim_path_search(const char *file, char *out, size_t cap);
  */
 const char *shim_blind_reason(int dirfd, const char *path, int fd, char *who,
 			      size_t cap);
+
+/*
+ * popen(CMD, MODE) with glibc 2.36's semantics, the stream entered in the
+ * table pclose and fclose consult.  Carried out by the shim on the
+ * real posix_spawn with ENVP when WANT is set or a stream it made is still
+ * open (*OURS = 1), else by the real popen (*OURS = 0; its child gets
+ * environ).  Returns the stream, or NULL with errno as glibc's.  Not
+ * signal- or vfork-safe (neither is popen).
+ */
+FILE *shim_popen(const char *cmd, const char *mode, char *const envp[],
+		 int want, int *ours);
 
 
 /*

@@ -70,7 +70,8 @@ class Coverage(WriterTest):
                      "posix_spawn_file_actions_addchdir_np",
                      "posix_spawn_file_actions_addfchdir_np", "open", "execve",
                      "dup2", "dup3", "fcntl", "fcntl64", "pipe2", "socket",
-                     "accept4", "epoll_create1", "memfd_create", "_exit", "_Exit"):
+                     "accept4", "epoll_create1", "memfd_create", "_exit", "_Exit",
+                     "popen", "pclose", "fclose"):
             self.assertIn(hook, names)
         # Nothing internal leaks out (no wire_*, shim_*, rec_*).
         bad = [n for n in names if re.match(r"(wire_|shim_|rec_|conn_)", n)]
@@ -313,6 +314,49 @@ class Coverage(WriterTest):
         # The grandchild (touch, under the shell system() started) is shimmed.
         touch = self.one(rows, "open", target=os.path.join(d, "sys-marker"))
         self.assertNotEqual(touch["pid"], spawns[0]["pid"])
+
+    def test_popen_after_unsetenv_still_shims_the_child(self):
+        (a, da), (b, d) = self.pair([prog("popendiff")], "popen")
+        self.assertEqual((a.returncode, a.stdout), (b.returncode, b.stdout))
+        self.assertEqual(a.stderr, b"child-preload=\n")
+        self.assertEqual(b.stderr, b"child-preload=set\n")
+        out = b.stdout.decode()
+        for line in ('read read "hello|world|" ferror=0', "read exit 0",
+                     'write-file read "written|through a pipe|" ferror=0',
+                     "exit3 exit 3", "term signal 15", "missing exit 127",
+                     "nocmd exit 127", 'mode "rw" popen NULL errno=EINVAL',
+                     'mode "rb" popen NULL errno=EINVAL',
+                     'mode "ee" popen NULL errno=EINVAL',
+                     'mode "er" read "m|" ferror=0', "modes leaked 0",
+                     "cloexec r 0", "cloexec re 1", "cloexec w 0",
+                     "cloexec we 1", "fclose exit 5",
+                     "after fclose waitpid -1 errno=ECHILD",
+                     "epipe -1 errno=EPIPE", "sigchld-ign -1 errno=ECHILD",
+                     'thread 1 read "thread 1" exit 0',
+                     'thread 2 read "thread 2" exit 0',
+                     "many 70 streams, 0 wrong statuses",
+                     "fork-child-pclose -1 errno=ECHILD",
+                     'fork-parent read "from-before-fork|" ferror=0',
+                     "emfile-pipe popen NULL errno=EMFILE",
+                     "emfile-dup NULL errno=ENOMEM", "stdin-closed exit 0",
+                     "fds leaked after mixed 0", "fds leaked overall 0"):
+            self.assertIn(line, out)
+        # No child inherits an earlier stream; the check can tell.
+        self.assertRegex(out, r"control child fd \d+ inherited")
+        for what in ("mixed-1", "mixed-2", "mixed-3", "two-open",
+                     "two-open-e", "many", "fork-child"):
+            self.assertRegex(out, r"%s child fd \d+ absent" % what)
+        rows = self.w.records()
+        self.assertFalse([r for r in rows if r["event"] == "blind_spot"], dump(rows))
+        spawns = [r for r in rows if r["event"] == "spawn" and api(r) == "popen"]
+        self.assertEqual(len(spawns), 42 + 71, dump(rows))
+        # Every shell ran shimmed: each readlink it started announced itself,
+        # and the last one's touch was recorded from its own pid.
+        readlinks = [r for r in rows if r["event"] == "image_start" and
+                     r["target"] == os.path.realpath("/usr/bin/readlink")]
+        self.assertEqual(len(readlinks), 8, dump(rows))
+        touch = self.one(rows, "open", target=os.path.join(d, "popen-marker"))
+        self.assertNotIn(touch["pid"], {r["pid"] for r in spawns})
 
     def test_seccomp_refusing_sockets_disables_the_shim(self):
         exe = prog("seccomp_deny")
