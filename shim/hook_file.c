@@ -271,6 +271,14 @@ freopen(const char *path, const char *mode, FILE *stream)
 		   path, stream);
 }
 
+/* What freopen() is under _FILE_OFFSET_BITS=64, as fopen64 is to fopen. */
+SHIM_EXPORT FILE *
+freopen64(const char *path, const char *mode, FILE *stream)
+{
+	HOOK_FOPEN(0, freopen64, "freopen64", freopen64(path, mode, stream),
+		   path, stream);
+}
+
 /* --- names ----------------------------------------------------------------- */
 
 SHIM_EXPORT int

@@ -110,6 +110,7 @@ resolve_all(void)
 	R(fopen, "fopen");
 	R(fopen64, "fopen64");
 	R(freopen, "freopen");
+	R(freopen64, "freopen64");
 	R(tmpfile, "tmpfile");
 	R(tmpfile64, "tmpfile64");
 	R(mkstemp, "mkstemp");

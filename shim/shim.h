@@ -96,6 +96,7 @@ struct shim_real {
 	__typeof__(fopen) *fopen;
 	__typeof__(fopen64) *fopen64;
 	__typeof__(freopen) *freopen;
+	__typeof__(freopen64) *freopen64;
 	__typeof__(tmpfile) *tmpfile;		/* temporary files */
 	__typeof__(tmpfile64) *tmpfile64;
 	__typeof__(mkstemp) *mkstemp;

@@ -85,6 +85,24 @@ class Capture(WriterTest):
         self.assertNotIn("pid", sp[0]["detail"], dump(sp))
         self.assertEqual(sp[0]["argv"][:2], ["/bin/sh", "-c"], dump(sp))
 
+    def test_freopen_both_names(self):
+        # freopen64 is what freopen is in a program built with
+        # _FILE_OFFSET_BITS=64: both reopen for writing, both are seen.
+        code = ("import ctypes\n"
+                "libc = ctypes.CDLL(None)\n"
+                "for fn in ('fopen', 'freopen', 'freopen64'):\n"
+                "    getattr(libc, fn).restype = ctypes.c_void_p\n"
+                "for fn in ('freopen', 'freopen64'):\n"
+                "    f = libc.fopen(b'/dev/null', b'r')\n"
+                "    g = getattr(libc, fn)(fn.encode() + b'.txt', b'w', ctypes.c_void_p(f))\n"
+                "    print(fn, g == f, libc.fclose(ctypes.c_void_p(g)))\n")
+        cp = self.w.run([PYTHON, "-c", code], cwd=self.work)
+        self.assertEqual(cp.stdout, b"freopen True 0\nfreopen64 True 0\n", cp.stderr)
+        rows = self.w.records()
+        for fn in ("freopen", "freopen64"):
+            r = self.one(rows, "open", target=os.path.join(self.work, fn + ".txt"))
+            self.assertEqual(r["detail"]["api"], fn, dump([r]))
+
     def test_env_i_child_is_reinjected(self):
         self.w.run(["/bin/sh", "-c",
                     "env -i /bin/sh -c 'echo hi > scrubbed.txt; env > env.txt'"],
