@@ -415,7 +415,6 @@ const char *shim_blind_reason(int dirfd, const char *path, int fd, char *who,
 FILE *shim_popen(const char *cmd, const char *mode, char *const envp[],
 		 int want, int *ours);
 
-
 /*
  * Sends an exec record for a raw system call (syscall()): the program at
  * DIRFD/PATH, or FD when PATH is NULL.  Signal- and vfork-safe.
@@ -428,17 +427,5 @@ void shim_exec_note(struct shim_ctx *c, const char *api, enum wire_outcome out,
  * filter refuses socket(2)): every hook then calls straight through. */
 extern _Atomic int shim_off;
 
-
-/*
- * Sends an exec record for a raw system call (syscall()): the program at
- * DIRFD/PATH, or FD when PATH is NULL.  Signal- and vfork-safe.
- */
-void shim_exec_note(struct shim_ctx *c, const char *api, enum wire_outcome out,
-		    int64_t result, int err, int dirfd, const char *path,
-		    int fd, char *const argv[]);
-
-/* Set when this process cannot reach any writer by design (a seccomp
- * filter refuses socket(2)): every hook then calls straight through. */
-extern _Atomic int shim_off;
 
 #endif
