@@ -104,6 +104,17 @@ coverage_blind(struct writer *w, pid_t pid)
 	c->blind[c->next_blind++ % (sizeof c->blind / sizeof c->blind[0])] = pid;
 }
 
+/*
+ * A spawn record that coverage does not pair (system, popen, a spawn
+ * that failed) ends the operation a blind spot of PID announced: the
+ * mark must not excuse PID's next exec instead.
+ */
+void
+coverage_spawned(struct writer *w, pid_t pid)
+{
+	take_blind(w->coverage, pid);
+}
+
 int
 coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
 	      gid_t gid, uint64_t image, uint64_t time_ns, const char *target,

@@ -855,6 +855,8 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 		 m->u[WT_RESULT] <= INT_MAX)
 		crc = coverage_exec(w, (pid_t)m->u[WT_RESULT], pid, uid, gid, image,
 				    m->u[WT_TIME], r->r.target, 1000000000ull);
+	else if (ev == WE_SPAWN)
+		coverage_spawned(w, pid);	/* system, popen, a failed spawn */
 	int src = seal_with_policy(w, r, &h, oom);
 	return src ? src : crc;
 }

@@ -181,6 +181,8 @@ int coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
 void coverage_exec_failed(struct writer *w, pid_t pid);
 /* PID announced a blind spot: its next exec is accounted for already. */
 void coverage_blind(struct writer *w, pid_t pid);
+/* PID sent a spawn record coverage does not pair: any blind mark is used. */
+void coverage_spawned(struct writer *w, pid_t pid);
 /* An image_start from PID stamped TIME_NS. */
 void coverage_image(struct writer *w, pid_t pid, uint64_t time_ns);
 /* Writes a gap for every exec unpaired for too long (ALL: every one). */

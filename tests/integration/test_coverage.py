@@ -416,6 +416,35 @@ class Coverage(WriterTest):
         self.assertEqual(len([r for r in rows if r["event"] == "gap"
                               and "no image_start" in (r["detail"] or {}).get("reason", "")]), 1)
 
+    def test_blind_popen_does_not_excuse_the_next_exec(self):
+        # A popen whose environment is too large to re-inject runs its
+        # shell unobserved and says so (blind_spot).  That announcement is
+        # for the popen only: an exec by the same process afterwards that
+        # never starts a shimmed image is still a coverage gap.
+        code = ("import ctypes, os\n"
+                "for i in range(1100):\n"
+                "    os.environ['FILLER_%d' % i] = 'x'\n"
+                "pre = os.environ.pop('LD_PRELOAD')\n"
+                "libc = ctypes.CDLL(None)\n"
+                "libc.popen.restype = ctypes.c_void_p\n"
+                "f = libc.popen(b'exit 0', b'r')\n"
+                "print(libc.pclose(ctypes.c_void_p(f)), flush=True)\n"
+                "os.execve('/bin/true', ['true', 'unobserved'],\n"
+                "          {'LD_PRELOAD': pre, 'AUDITSHIM_SOCKET': '/nonexistent/dead.sock'})\n")
+        cp = self.w.run([PYTHON, "-c", code])
+        self.assertEqual(cp.stdout, b"0\n", cp.stderr)
+        deadline = time.monotonic() + 15
+        gaps = []
+        while time.monotonic() < deadline and not gaps:
+            time.sleep(0.5)
+            gaps = [r for r in self.w.records(settle=False) if r["event"] == "gap"
+                    and "no image_start" in (r["detail"] or {}).get("reason", "")]
+        rows = self.w.records()
+        blind = [r for r in rows if r["event"] == "blind_spot"
+                 and (r["detail"] or {}).get("api") == "popen"]
+        self.assertEqual(len(blind), 1, dump(rows))
+        self.assertEqual(len(gaps), 1, dump(rows))
+        self.assertEqual(gaps[0]["pid"], blind[0]["pid"])
 
     def test_file_capabilities_are_a_blind_spot(self):
         setcap = shutil.which("setcap") or "/usr/sbin/setcap"
