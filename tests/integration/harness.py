@@ -140,18 +140,40 @@ class Writer:
 
     def settle(self, quiet=0.3, timeout=15.0):
         """Waits until the store stops growing (group commit is async): the
-        record count and the writer's CPU time both unchanged for QUIET
-        seconds, so a commit that is slow to reach the disk is waited for."""
+        record count and the writer's CPU time both unchanged, and none of
+        its threads running or waiting for the disk, for QUIET seconds.  A
+        commit whose fsync is slow uses no CPU while it waits; its thread's
+        state ('D') shows it."""
         deadline = time.monotonic() + timeout
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
             n = (count(self.db), self._cpu_ticks())
-            if n != last:
+            if n != last or self._working():
                 last, since = n, time.monotonic()
             elif time.monotonic() - since >= quiet:
                 return n[0]
             time.sleep(0.05)
         return last[0] if last else 0
+
+    def _working(self):
+        """True if a writer thread is running or in an uninterruptible
+        (disk) wait."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        task = "/proc/%d/task" % self.proc.pid
+        try:
+            tids = os.listdir(task)
+        except OSError:
+            return False
+        for tid in tids:
+            try:
+                with open("%s/%s/stat" % (task, tid)) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state in ("R", "D"):
+                return True
+        return False
 
     def _cpu_ticks(self):
         """utime + stime of every writer thread, or None (not running)."""

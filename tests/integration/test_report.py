@@ -412,7 +412,16 @@ class Report(WriterTest):
         self.w.run(["/bin/sh", "-c", "i=0; while [ $i -lt 70 ]; do "
                     "./bin/t$i; i=$((i + 1)); done"], cwd=self.work,
                    agent="wide")
-        rows = self.w.records()
+        # Every image announces itself; wait until all 86 are stored (a
+        # slow commit can outlast settle()'s quiet period).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rows = self.w.records()
+            starts = [r for r in rows if r["event"] == "image_start"
+                      and r["agent"] in ("deep", "wide")]
+            if len(starts) >= 86 or [r for r in rows if r["event"] == "gap"]:
+                break
+            time.sleep(0.2)
         # The exact shape below assumes every exec and image_start of the
         # two runs was delivered.  On a loaded machine a shim may have had
         # to give records up; then they are reported as gaps (never lost
