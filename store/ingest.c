@@ -53,15 +53,13 @@ jobj_begin(struct jobj *o, struct writer *w, bool redact)
 }
 
 /*
- * S (N bytes) with the [redact] patterns applied: S itself, or the
- * redacted text in w->red (valid until the next call).  Adds the number
- * of secrets replaced to *COUNT.  A failure hides the whole value.
+ * What a redaction that returned K leaves of S (*N bytes): S untouched,
+ * the failure marker, or the redacted copy in w->red; *N and *COUNT
+ * follow.
  */
 static const char *
-redact(struct writer *w, const char *s, size_t *n, unsigned *count)
+redacted(struct writer *w, int k, const char *s, size_t *n, unsigned *count)
 {
-	int k = rules_redact(w->conf.rules, w->chain, s, *n, &w->red);
-
 	if (k == 0)
 		return s;
 	if (k < 0) {
@@ -76,6 +74,18 @@ redact(struct writer *w, const char *s, size_t *n, unsigned *count)
 	return w->red.p;
 }
 
+/*
+ * S (N bytes) with the [redact] patterns applied: S itself, or the
+ * redacted text in w->red (valid until the next call).  Adds the number
+ * of secrets replaced to *COUNT.  A failure hides the whole value.
+ */
+static const char *
+redact(struct writer *w, const char *s, size_t *n, unsigned *count)
+{
+	int k = rules_redact(w->conf.rules, w->chain, s, *n, &w->red);
+	return redacted(w, k, s, n, count);
+}
+
 /* redact() for argv element I of M: secret flags, then the patterns. */
 static const char *
 redact_arg(struct writer *w, const struct wire_msg *m, unsigned i, size_t *n,
@@ -87,18 +97,7 @@ redact_arg(struct writer *w, const struct wire_msg *m, unsigned i, size_t *n,
 				 i ? m->args[i - 1].len : 0, a->p, a->len, &w->red);
 
 	*n = a->len;
-	if (k == 0)
-		return a->p;
-	if (k < 0) {
-		static const char failed[] = "[REDACTED:failed]";
-		*n = sizeof failed - 1;
-		(*count)++;
-		return failed;
-	}
-	*count += (unsigned)k;
-	w->redactions += (unsigned)k;
-	*n = w->red.len;
-	return w->red.p;
+	return redacted(w, k, a->p, n, count);
 }
 
 static void
