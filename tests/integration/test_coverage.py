@@ -298,12 +298,19 @@ class Coverage(WriterTest):
                 r["target"] == os.path.realpath("/usr/bin/env")]
         self.assertEqual(len(envs), 3 if os.path.exists(asan) else 2, dump(rows))
 
-    def test_system_after_unsetenv_still_shims_the_child(self):
-        (a, da), (b, d) = self.pair([prog("sysdiff")], "sys")
+    def shell_pair(self, name):
+        """Runs progs/NAME (which drops LD_PRELOAD from environ and starts
+        shells) without and with the shim: the same exit status and
+        stdout, and only the shimmed run's shells preloaded.  Returns the
+        shimmed run's stdout and directory."""
+        (a, _), (b, d) = self.pair([prog(name)], name)
         self.assertEqual((a.returncode, a.stdout), (b.returncode, b.stdout))
         self.assertEqual(a.stderr, b"child-preload=\n")
         self.assertEqual(b.stderr, b"child-preload=set\n")
-        out = b.stdout.decode()
+        return b.stdout.decode(), d
+
+    def test_system_after_unsetenv_still_shims_the_child(self):
+        out, d = self.shell_pair("sysdiff")
         for line in ("exit3 exit 3", "null 1", "term signal 15", "int exit 0",
                      "after: SIGINT handler SIGQUIT ignored USR1 blocked CHLD open got_int=0",
                      "threads: SIGINT handler", "touch exit 0", "missing exit 127"):
@@ -317,11 +324,7 @@ class Coverage(WriterTest):
         self.assertNotEqual(touch["pid"], spawns[0]["pid"])
 
     def test_popen_after_unsetenv_still_shims_the_child(self):
-        (a, da), (b, d) = self.pair([prog("popendiff")], "popen")
-        self.assertEqual((a.returncode, a.stdout), (b.returncode, b.stdout))
-        self.assertEqual(a.stderr, b"child-preload=\n")
-        self.assertEqual(b.stderr, b"child-preload=set\n")
-        out = b.stdout.decode()
+        out, d = self.shell_pair("popendiff")
         for line in ('read read "hello|world|" ferror=0', "read exit 0",
                      'write-file read "written|through a pipe|" ferror=0',
                      "exit3 exit 3", "term signal 15", "missing exit 127",

@@ -29,6 +29,17 @@ clean:
 \trm -f $(OBJS) prog gen.h
 """
 
+# Python that makes raw system calls through the C library's syscall()
+# (what the shim hooks): sysc(NR, ...) returns (result, errno), bytes
+# arguments passed as pointers.
+SYSCALL_PY = ("import ctypes\n"
+              "libc = ctypes.CDLL(None, use_errno=True)\n"
+              "libc.syscall.restype = ctypes.c_long\n"
+              "def sysc(*a):\n"
+              "    r = libc.syscall(*[ctypes.c_char_p(x) if isinstance(x, bytes)\n"
+              "                       else ctypes.c_long(x) for x in a])\n"
+              "    return r, (ctypes.get_errno() if r < 0 else 0)\n")
+
 
 def plain_env(extra=None):
     env = dict(os.environ)
@@ -236,12 +247,8 @@ git -C clone log --oneline | wc -l
         # its number finds it free (EBADF), F_DUPFD from it gets exactly
         # it, dup3 onto the socket's next number lands there, and the shim
         # records on (x86-64 numbers: fcntl 72, dup3 292).
-        prog = ("import ctypes, os\n"
-                "libc = ctypes.CDLL(None, use_errno=True)\n"
-                "libc.syscall.restype = ctypes.c_long\n"
-                "def sysc(*a):\n"
-                "    r = libc.syscall(*[ctypes.c_long(x) for x in a])\n"
-                "    return r, (ctypes.get_errno() if r < 0 else 0)\n"
+        prog = (SYSCALL_PY +
+                "import os\n"
                 "def ours():\n"
                 "    fds = [int(f) for f in os.listdir('/proc/self/fd')]\n"
                 "    s = [f for f in fds if os.path.exists('/proc/self/fd/%d' % f)\n"
@@ -279,26 +286,24 @@ git -C clone log --oneline | wc -l
         # After giving up its socket the shim waits 50 ms before it connects
         # again, queueing meanwhile (64 records); the pauses keep the two
         # bursts of recorded opens from overflowing that queue into a gap.
-        prog = ("import ctypes, os, resource, time\n"
-                "libc = ctypes.CDLL(None, use_errno=True)\n"
-                "libc.syscall.restype = ctypes.c_long\n"
-                "def sysc(*a):\n"
-                "    r = libc.syscall(*[ctypes.c_char_p(x) if isinstance(x, bytes)\n"
-                "                       else ctypes.c_long(x) for x in a])\n"
+        prog = (SYSCALL_PY +
+                "import os, resource, time\n"
+                "def sysfd(*a):\n"
+                "    r, e = sysc(*a)\n"
                 "    if r < 0:\n"
-                "        raise OSError(ctypes.get_errno(), 'syscall')\n"
+                "        raise OSError(e, 'syscall')\n"
                 "    return r\n"
                 "def sys_pipe2(i):\n"
                 "    p = (ctypes.c_int * 2)()\n"
-                "    sysc(293, ctypes.addressof(p), 0)\n"
+                "    sysfd(293, ctypes.addressof(p), 0)\n"
                 "    return (p[0], p[1])\n"
                 "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
                 "kinds = [('open-w', lambda i: os.open('f%d' % i, os.O_WRONLY | os.O_CREAT, 0o644)),\n"
                 "         ('open-r', lambda i: os.open('/dev/null', os.O_RDONLY)),\n"
                 "         ('pipe', lambda i: os.pipe()), ('dup', lambda i: os.dup(0)),\n"
-                "         ('sys-openat-w', lambda i: sysc(257, -100, b's%d' % i, os.O_WRONLY | os.O_CREAT, 0o644)),\n"
-                "         ('sys-openat-r', lambda i: sysc(257, -100, b'/dev/null', os.O_RDONLY)),\n"
-                "         ('sys-dup', lambda i: sysc(32, 0)), ('sys-pipe2', sys_pipe2)]\n"
+                "         ('sys-openat-w', lambda i: sysfd(257, -100, b's%d' % i, os.O_WRONLY | os.O_CREAT, 0o644)),\n"
+                "         ('sys-openat-r', lambda i: sysfd(257, -100, b'/dev/null', os.O_RDONLY)),\n"
+                "         ('sys-dup', lambda i: sysfd(32, 0)), ('sys-pipe2', sys_pipe2)]\n"
                 "for name, k in kinds:\n"
                 "    got = []\n"
                 "    while True:\n"

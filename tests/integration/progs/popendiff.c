@@ -23,22 +23,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "show_status.h"
+
 /* Streams open at once in the "many" case. */
 #define MANY 70
-
-static void
-show(const char *what, int st)
-{
-	if (st == -1)
-		printf("%s -1 errno=%s\n", what, strerrorname_np(errno));
-	else if (WIFEXITED(st))
-		printf("%s exit %d\n", what, WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		printf("%s signal %d\n", what, WTERMSIG(st));
-	else
-		printf("%s raw %d\n", what, st);
-	fflush(stdout);
-}
 
 /* Open descriptors that are not sockets (the shim's connection is one). */
 static int

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "show_status.h"
+
 static volatile sig_atomic_t got_int;
 
 static void
@@ -25,20 +27,6 @@ on_int(int sig)
 {
 	(void)sig;
 	got_int++;
-}
-
-static void
-show(const char *what, int st)
-{
-	if (st == -1)
-		printf("%s -1 errno=%s\n", what, strerrorname_np(errno));
-	else if (WIFEXITED(st))
-		printf("%s exit %d\n", what, WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		printf("%s signal %d\n", what, WTERMSIG(st));
-	else
-		printf("%s raw %d\n", what, st);
-	fflush(stdout);
 }
 
 static void
