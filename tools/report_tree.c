@@ -262,6 +262,16 @@ place(struct ptree *t, struct place at, const char *program,
 	return 0;
 }
 
+/* E now runs the image placed at PL. */
+static void
+pent_place(struct pent *e, struct place pl, bool awaiting, bool unpaired)
+{
+	e->node = pl.node;
+	e->omitted = pl.omitted;
+	e->awaiting = awaiting;
+	e->unpaired = unpaired;
+}
+
 /* Takes back what place() counted for PL. */
 static void
 unplace(struct ptree *t, struct place pl)
@@ -305,10 +315,7 @@ adopt(struct ptree *t, struct pent *kid, struct place at, struct place sp)
 	if (parent != at.node)
 		return false;
 	unplace(t, (struct place){ kid->node, kid->omitted });
-	kid->node = sp.node;
-	kid->omitted = sp.omitted;
-	kid->unpaired = false;
-	kid->awaiting = false;
+	pent_place(kid, sp, false, false);
 	return true;
 }
 
@@ -366,10 +373,7 @@ tree_record(struct ptree *t, struct ptab *pt, const struct prec *r)
 		at = image_of(pt, r->pid, r->has_ppid, r->ppid);
 		if ((rc = place(t, at, r->target, &pl)) < 0)
 			return rc;
-		e->node = pl.node;
-		e->omitted = pl.omitted;
-		e->awaiting = true;
-		e->unpaired = false;
+		pent_place(e, pl, true, false);
 	} else if (strcmp(r->event, "spawn") == 0) {
 		at = image_of(pt, r->pid, r->has_ppid, r->ppid);
 		if ((rc = place(t, at, r->target, &pl)) < 0)
@@ -385,10 +389,7 @@ tree_record(struct ptree *t, struct ptab *pt, const struct prec *r)
 				kid->ppid = r->pid;
 			if (adopt(t, kid, at, pl))
 				return 0;
-			kid->node = pl.node;
-			kid->omitted = pl.omitted;
-			kid->awaiting = true;
-			kid->unpaired = false;
+			pent_place(kid, pl, true, false);
 			return 0;
 		}
 		/* system(): the child is known by its parent only. */
@@ -426,10 +427,7 @@ tree_record(struct ptree *t, struct ptab *pt, const struct prec *r)
 		at = image_of(pt, r->pid, r->has_ppid, r->ppid);
 		if ((rc = place(t, at, r->target, &pl)) < 0)
 			return rc;
-		e->node = pl.node;
-		e->omitted = pl.omitted;
-		e->awaiting = false;
-		e->unpaired = true;
+		pent_place(e, pl, false, true);
 		if (par && par != e) {
 			if (par->nkids == PEND) {
 				memmove(par->kids, par->kids + 1,
