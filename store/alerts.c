@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -124,6 +126,43 @@ send_syslog(struct alert_sinks *a, const char *json, int severity)
 	}
 }
 
+/* The writer's nice value before priority_boost (run_shell_nice). */
+static int shell_nice;
+static bool shell_nice_known;
+
+void
+run_shell_nice(int nice)
+{
+	shell_nice = nice;
+	shell_nice_known = true;
+}
+
+/*
+ * posix_spawn has no nice attribute and the child inherits the calling
+ * thread's (a per-thread value on Linux): the thread drops to the
+ * commands' value around the spawn and takes its own back after.
+ * Returns the value to restore, or INT_MIN for nothing to do.
+ */
+static int
+shell_nice_enter(void)
+{
+	if (!shell_nice_known)
+		return INT_MIN;
+	errno = 0;
+	int mine = getpriority(PRIO_PROCESS, 0);
+	if ((mine == -1 && errno) || mine == shell_nice ||
+	    setpriority(PRIO_PROCESS, 0, shell_nice) < 0)
+		return INT_MIN;
+	return mine;
+}
+
+static void
+shell_nice_leave(int mine)
+{
+	if (mine != INT_MIN && setpriority(PRIO_PROCESS, 0, mine) < 0)
+		log_warn("cannot take the writer's priority back (nice %d)", mine);
+}
+
 int
 run_shell(const char *cmd, const char *input, unsigned timeout_ms,
 	  const char *who)
@@ -150,7 +189,9 @@ run_shell(const char *cmd, const char *input, unsigned timeout_ms,
 	posix_spawnattr_setsigdefault(&at, &def);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
 				 POSIX_SPAWN_SETSIGDEF);
+	int mine = shell_nice_enter();
 	int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
+	shell_nice_leave(mine);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(p[0]);

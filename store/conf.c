@@ -71,6 +71,7 @@ static const struct conf_key writer_keys[] = {
 	  offsetof(struct conf, disk_full_action), 0, 0 },
 	{ "disk_full_command", CT_STRING,
 	  offsetof(struct conf, disk_full_command), 0, 0 },
+	{ "priority_boost", CT_UINT, offsetof(struct conf, priority_boost), 0, 20 },
 };
 
 static const struct conf_key alerts_keys[] = {
@@ -370,6 +371,7 @@ conf_defaults(struct conf *c)
 	memset(c, 0, sizeof *c);
 	c->commit_interval_ms = 10;
 	c->commit_max = 1000;
+	c->priority_boost = 10;
 	c->alert_syslog = true;
 	c->alert_min_severity = RS_LOW;
 	c->alert_rate = 10;

@@ -21,6 +21,7 @@ struct conf {
 	unsigned commit_max;		/* [writer] commit_max: max records per group (1000) */
 	unsigned disk_full_action;	/* [writer] disk_full_action: enum conf_disk_full (hold) */
 	char *disk_full_command;	/* [writer] disk_full_command: sh -c command, or NULL */
+	unsigned priority_boost;	/* [writer] priority_boost: nice decrease at start (10) */
 	char *source;		/* file the values came from, or NULL for defaults */
 	struct rules *rules;	/* [classify:*], [policy], [policy:*], [redact] (rules.h) */
 	bool alert_syslog;	/* [alerts] syslog: send alerts to syslog (yes) */

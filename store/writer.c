@@ -89,6 +89,32 @@ usage(void)
 	exit(2);
 }
 
+/*
+ * [writer] priority_boost, like auditd's: the writer runs BOOST nice
+ * levels above where it was started, so that a flood from the agents it
+ * records cannot starve it of CPU (agents then wait on the writer instead
+ * of the writer's pending list filling up; docs/writer.md).  On Linux
+ * the nice value is per thread: this runs before any thread starts, and
+ * the threads inherit it.  Commands (run_shell) get the value from before.
+ */
+static void
+boost_priority(unsigned boost)
+{
+	errno = 0;
+	int base = getpriority(PRIO_PROCESS, 0);
+	if (base == -1 && errno) {
+		log_warn("priority_boost: getpriority");
+		return;
+	}
+	run_shell_nice(base);
+	if (boost == 0)
+		return;
+	int want = base - (int)boost < -20 ? -20 : base - (int)boost;
+	if (setpriority(PRIO_PROCESS, 0, want) < 0)
+		log_warn("priority_boost = %u: cannot raise the writer's priority "
+			 "to nice %d; it stays at %d", boost, want, base);
+}
+
 static void
 load_key(struct writer *w)
 {
@@ -775,6 +801,7 @@ main(int argc, char **argv)
 	ssize_t xl = readlink("/proc/self/exe", w.exe, sizeof w.exe - 1);
 	w.exe[xl > 0 ? xl : 0] = '\0';
 
+	boost_priority(w.conf.priority_boost);
 	load_key(&w);
 	/*
 	 * SQLite's allocation statistics take a global mutex on every malloc

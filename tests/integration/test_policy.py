@@ -27,12 +27,22 @@ def write_config(path, text):
         f.write(text)
 
 
+def writer_nice(pid):
+    """The nice values of PID's threads."""
+    out = set()
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            out.add(int(f.read().rsplit(")", 1)[1].split()[16]))
+    return out
+
+
 class Policy(WriterTest):
 
     def writer_args(self):
         self.home = os.path.join(self.tmp, "home")
         self.alerts = os.path.join(self.tmp, "alerts", "alerts.ndjson")
         self.cmd_out = os.path.join(self.tmp, "command.out")
+        self.cmd_nice = os.path.join(self.tmp, "command.nice")
         self.devlog = os.path.join(self.tmp, "devlog")
         # Our own syslog socket: CI has no /dev/log daemon, and the real
         # one must not receive test alerts anyway.
@@ -53,8 +63,9 @@ class Policy(WriterTest):
         write_config(self.config,
                      "[policy]\nworkspace = %s\n%s"
                      "[alerts]\nsyslog = yes\nsyslog_socket = %s\n"
-                     "command = cat >> %s\n%s" %
-                     (self.work, net, self.devlog, self.cmd_out, limits))
+                     "command = cat >> %s && cut -d' ' -f19 /proc/$$/stat >> %s\n%s" %
+                     (self.work, net, self.devlog, self.cmd_out,
+                      self.cmd_nice, limits))
         return ["-c", self.config, "--alert-file", self.alerts]
 
     def syslog_lines(self):
@@ -78,6 +89,8 @@ class Policy(WriterTest):
         return lines
 
     def test_agent_session(self):
+        # priority_boost (default 10): every writer thread runs at nice -10.
+        self.assertEqual(writer_nice(self.w.proc.pid), {-10})
         proj = os.path.join(self.work, "proj")
         os.makedirs(os.path.join(proj, ".git"))
         os.makedirs(os.path.join(proj, "build"))
@@ -203,6 +216,10 @@ rm -rf "%(proj)s/build"
             cmd = [json.loads(x) for x in f if x.strip()]
         self.assertEqual(sorted(x["policy"] for x in cmd),
                          ["rm_rf_outside_workspace", "ssh_authorized_keys"])
+        # It ran at the nice value the writer was started with (0), not at
+        # the writer's own, which priority_boost (default 10) raised.
+        with open(self.cmd_nice) as f:
+            self.assertEqual(f.read().split(), ["0", "0"])
 
         # syslog: authpriv, priority from the severity.
         logs = self.syslog_lines()
