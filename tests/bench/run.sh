@@ -29,7 +29,8 @@
 # need e and run it), BENCH_STORE (a directory for (e)'s store, kept after
 # the run; if it already holds a store, (e) is not re-run: the writer is
 # started and stopped once on it -- an upgrade, which adds any missing
-# index -- and (f) and (g) use it).
+# index -- and (f) and (g) use it), BENCH_CONF (the writer's configuration
+# file; default config/auditshim.ini).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -62,7 +63,7 @@ meson compile -C "$BUILD" >/dev/null
 SHIM=$BUILD/shim/libauditshim.so
 WRITER=$BUILD/store/auditshimd
 CTL=$BUILD/tools/auditctl
-CONF=$SRC/config/auditshim.ini
+CONF=${BENCH_CONF:-$SRC/config/auditshim.ini}
 
 T=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/var/tmp}}/auditshim-bench.XXXXXX")
 W=$T
@@ -83,6 +84,7 @@ cc -O2 -Wall -o "$T/percall" "$SRC/tests/bench/percall.c"
 
 echo "== machine: $(nproc) CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "== mode: $( ((QUICK)) && echo quick || echo full ), $REPS repetitions, stores in $T, workloads in $W ($(df --output=fstype "$W" | tail -1))"
+echo "== writer configuration: $CONF"
 
 # --- writer --------------------------------------------------------------
 start_writer() {   # DIR [SECONDS]: a writer on DIR/sock, DIR/audit.db
