@@ -9,9 +9,14 @@
  * WAL recovery.  tests/integration/test_crash.py restarts the writer after
  * each crash and checks that the store opens and its chain verifies up to
  * the last committed record.  Without the variable nothing is installed.
+ * With AUDITSHIMD_CRASH_THREAD=NAME too, only the calls made by the
+ * thread of that name count (auditshimd-ckpt: the checkpoint thread).
  */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -23,7 +28,11 @@
 
 static sqlite3_vfs fault_vfs;
 static sqlite3_vfs *base_vfs;
-static long io_left;		/* calls until the crash; < 0 disabled */
+/* Calls until the crash; 0 disabled.  Atomic: the checkpoint thread
+ * (ckpt.c) does I/O too. */
+static atomic_long io_left;
+/* AUDITSHIMD_CRASH_THREAD, or NULL for every thread. */
+static const char *only_thread;
 
 struct fault_file {
 	sqlite3_file base;		/* must be first */
@@ -33,8 +42,21 @@ struct fault_file {
 static void
 io_step(void)
 {
-	if (io_left > 0 && --io_left == 0)
+	/* This thread's name (threads name themselves before any I/O). */
+	static __thread char name[16];
+	static __thread int counts = -1;	/* -1: not looked at yet */
+
+	if (atomic_load_explicit(&io_left, memory_order_relaxed) <= 0)
+		return;
+	if (counts < 0) {
+		prctl(PR_GET_NAME, name);
+		counts = !only_thread || strcmp(name, only_thread) == 0;
+	}
+	if (counts && atomic_fetch_sub(&io_left, 1) == 1) {
+		dprintf(2, "auditshimd: fault injection: exit in thread %s\n",
+			name);
 		_exit(FAULT_EXIT);
+	}
 }
 
 #define REAL(f) (((struct fault_file *)(f))->real)
@@ -250,6 +272,9 @@ faultvfs_install(void)
 	if (!base_vfs)
 		return -1;
 	io_left = n;
+	only_thread = getenv("AUDITSHIMD_CRASH_THREAD");
+	if (only_thread && !*only_thread)
+		only_thread = NULL;
 	fault_vfs = (sqlite3_vfs){
 		.iVersion = 1,
 		.szOsFile = (int)sizeof(struct fault_file) + base_vfs->szOsFile,

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "db.h"
 #include "json.h"
 #include "log.h"
@@ -195,6 +196,7 @@ struct committer {
 	struct db_head head;		/* last committed record */
 	bool head_due;			/* HEAD not yet written */
 	uint64_t head_ms;		/* when the file was last written */
+	struct ckpt *ck;		/* the checkpoint thread, or NULL */
 };
 
 static void
@@ -443,8 +445,10 @@ group_start(struct writer *w)
 	pthread_mutex_init(&cm->mu, NULL);
 	pthread_cond_init(&cm->cv, NULL);
 	w->cm = cm;
+	cm->ck = ckpt_start(w->db, w->conf.database);
 	int e = pthread_create(&cm->thread, NULL, committer_main, w);
 	if (e) {
+		ckpt_stop(cm->ck);
 		close(cm->evfd);
 		free(cm->database);
 		free(cm->df_command);
@@ -619,6 +623,7 @@ group_stop(struct writer *w)
 	pthread_cond_signal(&cm->cv);
 	pthread_mutex_unlock(&cm->mu);
 	pthread_join(cm->thread, NULL);
+	ckpt_stop(cm->ck);
 	if (cm->busy)
 		batch_free(&cm->work);
 	close(cm->evfd);

@@ -10,6 +10,7 @@ its head file must be there, and the crash must show as a gap."""
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -50,23 +51,28 @@ class Crash(unittest.TestCase):
         if not os.environ.get("AUDITSHIM_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start_crashing(self, w, n):
+    def start_crashing(self, w, n, thread=None):
         os.environ["AUDITSHIMD_CRASH_AFTER_IO"] = str(n)
+        if thread:
+            os.environ["AUDITSHIMD_CRASH_THREAD"] = thread
         try:
             return w.start(expect_fail=True)
         finally:
             del os.environ["AUDITSHIMD_CRASH_AFTER_IO"]
+            os.environ.pop("AUDITSHIMD_CRASH_THREAD", None)
 
-    def one_round(self, w, n, work, round_no):
-        """Runs a writer that crashes after N storage calls while a
-        shimmed program writes files; returns the writer's exit status."""
+    def one_round(self, w, n, work, round_no, files=300, thread=None):
+        """Runs a writer that crashes after N storage calls (of THREAD's,
+        if given) while a shimmed program writes FILES files; returns the
+        writer's exit status."""
         before = head_seq(w.db)
-        if self.start_crashing(w, n) != 0:
+        if self.start_crashing(w, n, thread) != 0:
             rc = w.proc.returncode   # died during start-up
         else:
             d = os.path.join(work, "r%03d" % round_no)
             os.mkdir(d)
-            cp = subprocess.run([PYTHON, "-c", LOOP, "300"], cwd=d, env=w.env(),
+            cp = subprocess.run([PYTHON, "-c", LOOP, str(files)], cwd=d,
+                                env=w.env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 timeout=120)
             # The program never notices the writer dying.
@@ -119,6 +125,30 @@ class Crash(unittest.TestCase):
         self.assertEqual(len(gaps), len(unclean), dump(gaps))
         self.assertGreater(len(unclean), 0, dump(starts))
 
+    def test_crash_inside_background_checkpoints(self):
+        """Checkpoints run on a thread and connection of their own
+        (store/ckpt.c): a crash in the middle of one leaves a store that
+        opens and verifies too.  Only the checkpoint thread's storage
+        calls count here; a round of 12,000 records takes the WAL past
+        the 1,000 frames that wake the thread, whose first checkpoint
+        then makes several hundred calls."""
+        w = Writer(self.tmp)
+        work = os.path.join(self.tmp, "work")
+        os.mkdir(work)
+        os.chmod(work, 0o777)
+        rng = random.Random(11)
+        points = [1] + sorted(rng.sample(range(2, 400), 3))
+        crashed = 0
+        for i, n in enumerate(points):
+            if self.one_round(w, n, work, i, files=12000,
+                              thread="auditshimd-ckpt") == CRASH_EXIT:
+                crashed += 1
+        self.assertGreaterEqual(crashed, 3, w.read_log()[-2000:])
+        threads = re.findall(r"fault injection: exit in thread (\S+)",
+                             w.read_log())
+        self.assertEqual(set(threads), {"auditshimd-ckpt"}, threads)
+        errs = reverify.verify(w.db, w.key)
+        self.assertEqual(errs, [], errs[:3])
 
 if __name__ == "__main__":
     main()
