@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -126,15 +127,17 @@ send_syslog(struct alert_sinks *a, const char *json, int severity)
 	}
 }
 
-/* The writer's nice value before priority_boost (run_shell_nice). */
+/* The writer's scheduling before priority_boost (run_shell_sched). */
 static int shell_nice;
-static bool shell_nice_known;
+static int shell_policy;
+static bool shell_sched_known;
 
 void
-run_shell_nice(int nice)
+run_shell_sched(int nice, int policy)
 {
 	shell_nice = nice;
-	shell_nice_known = true;
+	shell_policy = policy;
+	shell_sched_known = true;
 }
 
 /*
@@ -146,7 +149,7 @@ run_shell_nice(int nice)
 static int
 shell_nice_enter(void)
 {
-	if (!shell_nice_known)
+	if (!shell_sched_known)
 		return INT_MIN;
 	errno = 0;
 	int mine = getpriority(PRIO_PROCESS, 0);
@@ -161,6 +164,18 @@ shell_nice_leave(int mine)
 {
 	if (mine != INT_MIN && setpriority(PRIO_PROCESS, 0, mine) < 0)
 		log_warn("cannot take the writer's priority back (nice %d)", mine);
+}
+
+/* The policy the writer started with, for the child (it keeps its nice). */
+static void
+shell_policy_set(posix_spawnattr_t *at, short *flags)
+{
+	if (!shell_sched_known || sched_getscheduler(0) == shell_policy)
+		return;
+	struct sched_param sp = { .sched_priority = 0 };
+	posix_spawnattr_setschedpolicy(at, shell_policy);
+	posix_spawnattr_setschedparam(at, &sp);
+	*flags |= POSIX_SPAWN_SETSCHEDULER;
 }
 
 int
@@ -187,8 +202,9 @@ run_shell(const char *cmd, const char *input, unsigned timeout_ms,
 	sigaddset(&def, SIGPIPE);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF);
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+	shell_policy_set(&at, &flags);
+	posix_spawnattr_setflags(&at, flags);
 	int mine = shell_nice_enter();
 	int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
 	shell_nice_leave(mine);

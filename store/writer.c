@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,22 +94,29 @@ usage(void)
  * [writer] priority_boost, like auditd's: the writer runs BOOST nice
  * levels above where it was started, so that a flood from the agents it
  * records cannot starve it of CPU (agents then wait on the writer instead
- * of the writer's pending list filling up; docs/writer.md).  On Linux
- * the nice value is per thread: this runs before any thread starts, and
- * the threads inherit it.  Commands (run_shell) get the value from before.
+ * of the writer's pending list filling up; docs/writer.md).  It also
+ * moves from SCHED_OTHER to SCHED_BATCH, the same but for wake-ups: woken
+ * by a record, the writer does not preempt the agent that sent it, which
+ * would cost a lone agent a pair of context switches per record.  On
+ * Linux both are per thread: this runs before any thread starts, and the
+ * threads inherit them.  Commands (run_shell) get the values from before.
  */
 static void
 boost_priority(unsigned boost)
 {
 	errno = 0;
 	int base = getpriority(PRIO_PROCESS, 0);
-	if (base == -1 && errno) {
-		log_warn("priority_boost: getpriority");
+	int policy = sched_getscheduler(0);
+	if ((base == -1 && errno) || policy < 0) {
+		log_warn("priority_boost: cannot read the writer's scheduling");
 		return;
 	}
-	run_shell_nice(base);
+	run_shell_sched(base, policy);
 	if (boost == 0)
 		return;
+	struct sched_param sp = { .sched_priority = 0 };
+	if (policy == SCHED_OTHER && sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
+		log_warn("priority_boost: cannot switch to SCHED_BATCH");
 	int want = base - (int)boost < -20 ? -20 : base - (int)boost;
 	if (setpriority(PRIO_PROCESS, 0, want) < 0)
 		log_warn("priority_boost = %u: cannot raise the writer's priority "

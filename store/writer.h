@@ -329,15 +329,15 @@ void alerts_stop(struct alerts *a, uint64_t *sent, uint64_t *suppressed);
 
 /*
  * Runs CMD with /bin/sh -c, INPUT and a newline on its stdin, our
- * signal mask and SIGPIPE disposition reset and the nice value the
- * writer started with (run_shell_nice); waits for it at most TIMEOUT_MS
+ * signal mask and SIGPIPE disposition reset and the scheduling the
+ * writer started with (run_shell_sched); waits for it at most TIMEOUT_MS
  * (then kills it).  WHO prefixes log lines.  0 if it exited 0.
  */
 int run_shell(const char *cmd, const char *input, unsigned timeout_ms,
 	      const char *who);
-/* The nice value run_shell's commands get: the writer's own before its
- * priority_boost.  Called once, before any thread starts. */
-void run_shell_nice(int nice);
+/* The nice value and policy run_shell's commands get: the writer's own
+ * before its priority_boost.  Called once, before any thread starts. */
+void run_shell_sched(int nice, int policy);
 
 /* fmt_time_ns() and now_realtime_ns() are in records.h. */
 /* Current monotonic time in ms. */

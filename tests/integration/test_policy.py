@@ -27,12 +27,17 @@ def write_config(path, text):
         f.write(text)
 
 
-def writer_nice(pid):
-    """The nice values of PID's threads."""
+SCHED_OTHER, SCHED_BATCH = 0, 3
+
+
+def writer_sched(pid):
+    """The (nice, policy) pairs of PID's threads (proc(5): stat fields 19
+    and 41)."""
     out = set()
     for tid in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-            out.add(int(f.read().rsplit(")", 1)[1].split()[16]))
+            fields = f.read().rsplit(")", 1)[1].split()
+        out.add((int(fields[16]), int(fields[38])))
     return out
 
 
@@ -63,7 +68,7 @@ class Policy(WriterTest):
         write_config(self.config,
                      "[policy]\nworkspace = %s\n%s"
                      "[alerts]\nsyslog = yes\nsyslog_socket = %s\n"
-                     "command = cat >> %s && cut -d' ' -f19 /proc/$$/stat >> %s\n%s" %
+                     "command = cat >> %s && cut -d' ' -f19,41 /proc/$$/stat >> %s\n%s" %
                      (self.work, net, self.devlog, self.cmd_out,
                       self.cmd_nice, limits))
         return ["-c", self.config, "--alert-file", self.alerts]
@@ -89,8 +94,9 @@ class Policy(WriterTest):
         return lines
 
     def test_agent_session(self):
-        # priority_boost (default 10): every writer thread runs at nice -10.
-        self.assertEqual(writer_nice(self.w.proc.pid), {-10})
+        # priority_boost (default 10): every writer thread runs at nice
+        # -10, SCHED_BATCH.
+        self.assertEqual(writer_sched(self.w.proc.pid), {(-10, SCHED_BATCH)})
         proj = os.path.join(self.work, "proj")
         os.makedirs(os.path.join(proj, ".git"))
         os.makedirs(os.path.join(proj, "build"))
@@ -216,10 +222,10 @@ rm -rf "%(proj)s/build"
             cmd = [json.loads(x) for x in f if x.strip()]
         self.assertEqual(sorted(x["policy"] for x in cmd),
                          ["rm_rf_outside_workspace", "ssh_authorized_keys"])
-        # It ran at the nice value the writer was started with (0), not at
-        # the writer's own, which priority_boost (default 10) raised.
+        # It ran at the nice value and policy the writer was started with
+        # (0, SCHED_OTHER), not at the writer's boosted ones.
         with open(self.cmd_nice) as f:
-            self.assertEqual(f.read().split(), ["0", "0"])
+            self.assertEqual(f.read().splitlines(), ["0 0", "0 0"])
 
         # syslog: authpriv, priority from the severity.
         logs = self.syslog_lines()
