@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +44,16 @@ struct ckpt {
 	pthread_cond_t cv;
 	bool due;			/* the WAL is past CKPT_SOFT */
 	bool stop;
-	bool warned;			/* an error was logged (once per run) */
+	atomic_bool warned;		/* an error was logged (once per run;
+					 * either thread may log it) */
 };
 
 static void
 ckpt_warn(struct ckpt *c, sqlite3 *db, int rc, const char *who)
 {
-	if (rc == SQLITE_OK || rc == SQLITE_BUSY || c->warned)
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY ||
+	    atomic_exchange(&c->warned, true))
 		return;
-	c->warned = true;
 	log_warnx("%s checkpoint: %s (later failures are not logged; the WAL "
 		  "is checkpointed again at the next commit)", who,
 		  sqlite3_errmsg(db));
