@@ -155,25 +155,30 @@ class Writer:
             time.sleep(0.05)
         return last[0] if last else 0
 
-    def _working(self):
-        """True if a writer thread is running or in an uninterruptible
-        (disk) wait."""
+    def thread_stats(self):
+        """/proc/PID/task/TID/stat of every writer thread, as the fields
+        after the command name (proc(5) field 3 is [0]); [] if the writer
+        is not running."""
         if self.proc is None or self.proc.poll() is not None:
-            return False
+            return []
         task = "/proc/%d/task" % self.proc.pid
         try:
             tids = os.listdir(task)
         except OSError:
-            return False
+            return []
+        out = []
         for tid in tids:
             try:
                 with open("%s/%s/stat" % (task, tid)) as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
+                    out.append(f.read().rsplit(")", 1)[1].split())
             except OSError:
                 continue
-            if state in ("R", "D"):
-                return True
-        return False
+        return out
+
+    def _working(self):
+        """True if a writer thread is running or in an uninterruptible
+        (disk) wait."""
+        return any(f[0] in ("R", "D") for f in self.thread_stats())
 
     def _cpu_ticks(self):
         """utime + stime of every writer thread, or None (not running)."""

@@ -30,17 +30,6 @@ def write_config(path, text):
 SCHED_OTHER, SCHED_BATCH = 0, 3
 
 
-def writer_sched(pid):
-    """The (nice, policy) pairs of PID's threads (proc(5): stat fields 19
-    and 41)."""
-    out = set()
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        out.add((int(fields[16]), int(fields[38])))
-    return out
-
-
 class Policy(WriterTest):
 
     def writer_args(self):
@@ -96,7 +85,9 @@ class Policy(WriterTest):
     def test_agent_session(self):
         # priority_boost (default 10): every writer thread runs at nice
         # -10, SCHED_BATCH.
-        self.assertEqual(writer_sched(self.w.proc.pid), {(-10, SCHED_BATCH)})
+        # proc(5): nice is stat field 19, policy field 41.
+        self.assertEqual({(int(f[16]), int(f[38])) for f in self.w.thread_stats()},
+                         {(-10, SCHED_BATCH)})
         proj = os.path.join(self.work, "proj")
         os.makedirs(os.path.join(proj, ".git"))
         os.makedirs(os.path.join(proj, "build"))
@@ -225,7 +216,8 @@ rm -rf "%(proj)s/build"
         # It ran at the nice value and policy the writer was started with
         # (0, SCHED_OTHER), not at the writer's boosted ones.
         with open(self.cmd_nice) as f:
-            self.assertEqual(f.read().splitlines(), ["0 0", "0 0"])
+            self.assertEqual(f.read().splitlines(),
+                             ["0 %d" % SCHED_OTHER] * 2)
 
         # syslog: authpriv, priority from the severity.
         logs = self.syslog_lines()
