@@ -7,8 +7,12 @@
  * loader that dropped the preload, a tampered environment): the writer
  * records it as a gap.  image_start travels on its own short-lived
  * connection and may arrive before the exec record, so both orders are
- * matched, by pid and the claimed times.  Tables are fixed-size: when
- * one is full the oldest entry is settled early (a gap), never dropped.
+ * matched, by pid and the claimed times.  An image_start that arrived
+ * first answers an exec only provisionally: a child searching PATH makes
+ * one attempt after another from the same pid, each but the last followed
+ * by its error, and an error hands the image_start on to the next attempt.
+ * Tables are fixed-size: when one is full the oldest entry is settled
+ * early (a gap), never dropped.
  */
 #include "writer.h"
 
@@ -32,6 +36,8 @@ struct cov_exec {
 	uint64_t image;		/* sender's image nonce */
 	uint64_t time_ns;	/* claimed time of the exec record */
 	uint64_t since_ms;	/* writer monotonic time it arrived */
+	uint64_t start_ns;	/* answered: the image_start's claimed time */
+	bool answered;		/* an image_start that came first answers it */
 	char target[256];	/* program, for the gap record (cut) */
 };
 
@@ -68,6 +74,15 @@ drop_exec(struct coverage *c, unsigned i)
 	c->exec[i] = c->exec[--c->nexec];
 }
 
+static void
+remember_start(struct coverage *c, pid_t pid, uint64_t time_ns)
+{
+	struct cov_start *s = &c->start[c->next_start++ % COV_RECENT];
+	s->pid = pid;
+	s->time_ns = time_ns;
+}
+
+/* Ends exec I: a gap unless an image_start answered it. */
 static int
 settle(struct writer *w, unsigned i, const char *why)
 {
@@ -77,6 +92,8 @@ settle(struct writer *w, unsigned i, const char *why)
 	char reason[400];
 
 	drop_exec(c, i);
+	if (e.answered)
+		return 0;
 	snprintf(reason, sizeof reason, "exec of %s by pid %d produced no "
 		 "image_start: the program ran unobserved (%s)", e.target,
 		 (int)e.sender, why);
@@ -125,25 +142,39 @@ coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
 
 	if (take_blind(c, sender))
 		return 0;
-	/* Its image_start may already be here. */
-	for (unsigned i = 0; i < COV_RECENT; i++) {
-		struct cov_start *s = &c->start[i];
-		if (s->pid == child && s->time_ns + slack_ns >= time_ns) {
-			s->pid = 0;
-			return 0;
-		}
-	}
-	/* A second attempt from the same pid replaces the first. */
+	/*
+	 * A second attempt from the same pid replaces the first (whose exec
+	 * succeeded, or whose error was lost).  An image_start that answered
+	 * the first goes back to be matched again: by its time it may be this
+	 * attempt's image rather than the first's.
+	 */
 	for (unsigned i = 0; i < c->nexec; i++)
 		if (c->exec[i].pid == child) {
+			if (c->exec[i].answered)
+				remember_start(c, child, c->exec[i].start_ns);
 			drop_exec(c, i);
 			break;
 		}
+	/* Its image_start may already be here. */
+	bool answered = false;
+	uint64_t start_ns = 0;
+	for (unsigned i = 0; i < COV_RECENT && !answered; i++) {
+		struct cov_start *s = &c->start[i];
+		if (s->pid == child && s->time_ns + slack_ns >= time_ns) {
+			s->pid = 0;
+			answered = true;
+			start_ns = s->time_ns;
+		}
+	}
 	if (c->nexec == COV_PENDING) {
+		/* The oldest goes; one already answered (no gap) before any. */
 		unsigned oldest = 0;
-		for (unsigned i = 1; i < c->nexec; i++)
-			if (c->exec[i].since_ms < c->exec[oldest].since_ms)
+		for (unsigned i = 1; i < c->nexec; i++) {
+			const struct cov_exec *o = &c->exec[oldest], *x = &c->exec[i];
+			if (x->answered != o->answered ? x->answered
+						       : x->since_ms < o->since_ms)
 				oldest = i;
+		}
 		rc = settle(w, oldest, "too many execs awaiting their image");
 	}
 	struct cov_exec *e = &c->exec[c->nexec++];
@@ -154,6 +185,8 @@ coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
 	e->image = image;
 	e->time_ns = time_ns > slack_ns ? time_ns - slack_ns : 0;
 	e->since_ms = now_mono_ms();
+	e->answered = answered;
+	e->start_ns = start_ns;
 	snprintf(e->target, sizeof e->target, "%s", target ? target : "?");
 	return rc;
 }
@@ -164,6 +197,9 @@ coverage_exec_failed(struct writer *w, pid_t pid)
 	struct coverage *c = w->coverage;
 	for (unsigned i = 0; i < c->nexec; i++)
 		if (c->exec[i].pid == pid) {
+			/* Not this attempt's image: the next attempt's, maybe. */
+			if (c->exec[i].answered)
+				remember_start(c, pid, c->exec[i].start_ns);
 			drop_exec(c, i);
 			return;
 		}
@@ -174,13 +210,12 @@ coverage_image(struct writer *w, pid_t pid, uint64_t time_ns)
 {
 	struct coverage *c = w->coverage;
 	for (unsigned i = 0; i < c->nexec; i++)
-		if (c->exec[i].pid == pid && time_ns >= c->exec[i].time_ns) {
+		if (c->exec[i].pid == pid && !c->exec[i].answered &&
+		    time_ns >= c->exec[i].time_ns) {
 			drop_exec(c, i);
 			return;
 		}
-	struct cov_start *s = &c->start[c->next_start++ % COV_RECENT];
-	s->pid = pid;
-	s->time_ns = time_ns;
+	remember_start(c, pid, time_ns);
 }
 
 int

@@ -419,6 +419,57 @@ class Coverage(WriterTest):
         self.assertEqual(len([r for r in rows if r["event"] == "gap"
                               and "no image_start" in (r["detail"] or {}).get("reason", "")]), 1)
 
+    def send_exec_story(self, then_exec_again):
+        """Sends, on two connections of this process, the image_start of
+        its next image first and then the attempts that led there: two
+        tries along PATH that failed, then the one that worked; with
+        THEN_EXEC_AGAIN, an exec from the new image that never announces
+        its own.  Returns the writer's coverage gaps, by program."""
+        import socket
+        from test_writer import msg, u64
+
+        def rec(event, pseq, image, t, target, outcome, err=None):
+            f = [(1, u64(event)), (2, u64(pseq)), (3, u64(image)),
+                 (4, u64(t)), (9, target.encode()), (8, u64(outcome))]
+            return msg(1, f + ([(7, u64(err))] if err else []))
+
+        def conn():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.connect(self.w.socket)
+            return s
+
+        t = time.time_ns()
+        old, new = 0x1111, 0x2222
+        first = conn()
+        first.send(rec(3, 1, new, t + 10, "/usr/bin/tool", 0))
+        first.close()
+        time.sleep(0.5)         # read and remembered before the attempts
+        second = conn()
+        for i, d in enumerate(("/a", "/b")):
+            second.send(rec(1, 2 * i + 1, old, t + 2 * i, d + "/tool", 2))
+            second.send(rec(1, 2 * i + 2, old, t + 2 * i + 1, d + "/tool", 1, 2))
+        second.send(rec(1, 5, old, t + 4, "/usr/bin/tool", 2))
+        second.close()
+        if then_exec_again:
+            time.sleep(0.5)
+            third = conn()
+            third.send(rec(1, 2, new, t + 20, "/usr/bin/other", 2))
+            third.close()
+        rows = self.w.final_records()
+        return [r["detail"]["reason"].split(" by ")[0] for r in rows
+                if r["event"] == "gap"
+                and "no image_start" in (r["detail"] or {}).get("reason", "")]
+
+    def test_image_start_before_path_search_attempts(self):
+        # The image_start answers the attempt that worked, not the first
+        # one (whose error follows it).
+        self.assertEqual(self.send_exec_story(False), [])
+
+    def test_image_start_answers_one_exec_only(self):
+        # An exec from the new image is not answered by that image's own
+        # image_start: it never announced its image, so it is a gap.
+        self.assertEqual(self.send_exec_story(True), ["exec of /usr/bin/other"])
+
     def test_blind_popen_does_not_excuse_the_next_exec(self):
         # A popen whose environment is too large to re-inject runs its
         # shell unobserved and says so (blind_spot).  That announcement is
