@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,11 +66,19 @@ static _Atomic unsigned bl_count;	/* queued messages, for a cheap check */
 static _Atomic uint64_t lost_first;	/* first lost pseq not yet reported */
 static _Atomic uint64_t lost_count;	/* lost records not yet reported */
 
-/* A process that shares (vfork, CLONE_VM) or copied our memory without atfork. */
+/*
+ * A process that shares (vfork, CLONE_VM) or copied our memory without
+ * atfork.  Its descriptor table is its own (or shared with the owner:
+ * CLONE_FILES), so its connection is kept here, for it alone.
+ */
 struct shim_side {
 	_Atomic pid_t pid;		/* owner of this slot, 0 free */
 	uint64_t image;			/* its image nonce */
 	_Atomic uint64_t pseq;		/* its last sequence number */
+	_Atomic int busy;		/* try-flag over the fields below */
+	int fd;				/* its connection, in its table; -1 none */
+	uint64_t dev, ino;		/* identity of FD at connect */
+	uint64_t quiet_until;		/* monotonic ns: no connect or wait before */
 };
 static struct shim_side side[SIDE_SLOTS];
 
@@ -113,29 +122,60 @@ shim_nonce(void)
 	return v ? v : 1;
 }
 
+/* --- try-flags ----------------------------------------------------------- */
+
+static int
+try_flag(_Atomic int *f)
+{
+	return atomic_exchange_explicit(f, 1, memory_order_acquire) == 0;
+}
+
+static void
+clear_flag(_Atomic int *f)
+{
+	atomic_store_explicit(f, 0, memory_order_release);
+}
+
 /* --- sequence numbers and loss ------------------------------------------- */
 
+/*
+ * Gives S to PID.  A descriptor left in S belongs to another process's
+ * table (the number may be anything in ours): forgotten, never closed.
+ */
 static struct shim_side *
-side_get(pid_t pid)
+side_take(struct shim_side *s, pid_t pid)
+{
+	s->image = shim_nonce();
+	atomic_store(&s->pseq, 0);
+	s->fd = -1;
+	s->quiet_until = 0;
+	clear_flag(&s->busy);
+	atomic_store(&s->pid, pid);
+	return s;
+}
+
+static struct shim_side *
+side_find(pid_t pid)
 {
 	for (int i = 0; i < SIDE_SLOTS; i++)
 		if (atomic_load(&side[i].pid) == pid)
 			return &side[i];
+	return NULL;
+}
+
+static struct shim_side *
+side_get(pid_t pid)
+{
+	struct shim_side *s = side_find(pid);
+	if (s != NULL)
+		return s;
 	for (int i = 0; i < SIDE_SLOTS; i++) {
 		pid_t z = 0;
-		if (atomic_compare_exchange_strong(&side[i].pid, &z, -1)) {
-			side[i].image = shim_nonce();
-			atomic_store(&side[i].pseq, 0);
-			atomic_store(&side[i].pid, pid);
-			return &side[i];
-		}
+		if (atomic_compare_exchange_strong(&side[i].pid, &z, -1))
+			return side_take(&side[i], pid);
 	}
 	/* All taken, most likely by children that exec'd or exited long ago. */
-	struct shim_side *s = &side[(unsigned)pid % SIDE_SLOTS];
-	s->image = shim_nonce();
-	atomic_store(&s->pseq, 0);
-	atomic_store(&s->pid, pid);
-	return s;
+	return side_take(&side[(unsigned)pid % SIDE_SLOTS], pid);
 }
 
 static void
@@ -170,18 +210,6 @@ shim_lost(struct shim_ctx *c, uint64_t pseq)
 }
 
 /* --- the connection ------------------------------------------------------ */
-
-static int
-try_flag(_Atomic int *f)
-{
-	return atomic_exchange_explicit(f, 1, memory_order_acquire) == 0;
-}
-
-static void
-clear_flag(_Atomic int *f)
-{
-	atomic_store_explicit(f, 0, memory_order_release);
-}
 
 /* Reads the connection.  Returns 0 if there is a consistent, set one. */
 static int
@@ -273,24 +301,31 @@ dup_high(int fd, uint64_t salt)
 
 /* Moves FD high (dup_high), closing the low number.  Returns the new FD. */
 static int
-move_high(int fd)
+move_high(int fd, uint64_t salt)
 {
-	int hi = dup_high(fd, 0);
+	int hi = dup_high(fd, salt);
 	if (hi < 0)
 		return fd;
 	close(fd);
 	return hi;
 }
 
-/* Opens a nonblocking connection to the writer.  Returns fd or -1. */
+/*
+ * Opens a connection to the writer.  With WAIT, a full listen queue (a
+ * writer that is behind on accepting, or stopped) is waited for, at most
+ * SEND_WAIT_MS; without, it fails at once.  Sends use MSG_DONTWAIT either
+ * way.  Returns fd, or -1 with errno set (EAGAIN: the queue stayed full).
+ */
 static int
-open_socket(void)
+open_socket(int wait)
 {
 	if (!shim_conf.sock_ok || shim_real.connect == NULL ||
-	    shim_real.socket == NULL || shim_real.fcntl == NULL)
+	    shim_real.socket == NULL || shim_real.fcntl == NULL) {
+		errno = ENOSYS;
 		return -1;
-	int fd = shim_real.socket(AF_UNIX,
-				  SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	}
+	int fd = shim_real.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+				  (wait ? 0 : SOCK_NONBLOCK), 0);
 	if (fd < 0) {
 		/*
 		 * Refused by policy, not by a shortage (EMFILE, ENFILE,
@@ -306,10 +341,17 @@ open_socket(void)
 			atomic_store(&shim_off, 1);
 		return -1;
 	}
+	if (wait) {
+		/* An AF_UNIX connect waits for room for SO_SNDTIMEO. */
+		struct timeval tv = { .tv_usec = SEND_WAIT_MS * 1000 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
 	if (shim_real.connect(fd, (const struct sockaddr *)&shim_conf.sun,
 			      shim_conf.sunlen) != 0) {
 		/* EAGAIN: the listen queue is full; treat as down. */
+		int e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	return fd;
@@ -342,9 +384,9 @@ conn_open(struct conn *k, int ignore_backoff)
 		return 0;
 	}
 	int rc = -1;
-	int fd = open_socket();
+	int fd = open_socket(0);
 	if (fd >= 0) {
-		fd = move_high(fd);
+		fd = move_high(fd, 0);
 		struct stat st;
 		if (fstat(fd, &st) == 0) {
 			conn_publish(fd, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
@@ -430,7 +472,21 @@ shim_yield_fd(void)
 {
 	int saved = errno, r = 0;
 	struct conn k;
-	if (getpid() == own_pid && conn_read(&k) == 0 && try_flag(&conn_busy)) {
+	pid_t pid = getpid();
+	struct shim_side *s;
+	if (pid != own_pid) {
+		/* A side process gives up its own connection, if it has one. */
+		if ((s = side_find(pid)) != NULL && try_flag(&s->busy)) {
+			k = (struct conn){ .fd = s->fd, .dev = s->dev, .ino = s->ino };
+			if (k.fd >= 0 && conn_verify(&k)) {
+				close(k.fd);
+				s->quiet_until = shim_now_mono() + RETRY_NS;
+				r = 1;
+			}
+			s->fd = -1;
+			clear_flag(&s->busy);
+		}
+	} else if (conn_read(&k) == 0 && try_flag(&conn_busy)) {
 		if (atomic_load(&conn_gen) == k.gen && conn_verify(&k)) {
 			close(k.fd);
 			conn_publish(-1, 0, 0);
@@ -617,23 +673,185 @@ emit_own(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
 	return 0;
 }
 
-/*
- * A side-slot process: the owner's connection if it verifies (never
- * replaced or closed from here), else a transient socket for this record.
- */
+/* Sends one record on a socket of its own, closed again.  Returns 1 if sent. */
 static int
-emit_side(const void *msg, size_t len)
+send_transient(const void *msg, size_t len, int wait)
 {
-	struct conn k;
-	int wait = 1;
-	if (conn_read(&k) == 0 && conn_verify(&k) &&
-	    send_one(k.fd, msg, len, &wait) == 0)
-		return 1;
-	int fd = open_socket();
+	int fd = open_socket(wait);
 	if (fd < 0)
 		return 0;
-	int ok = send_one(fd, msg, len, &wait) == 0;
+	/* A fresh, empty socket buffer: a blocking-free send suffices. */
+	int w = 1;
+	int ok = send_one(fd, msg, len, &w) == 0;
 	close(fd);
+	return ok;
+}
+
+/*
+ * True unless FD (identity ST) is known to be absent from the owner's
+ * descriptor table: a CLONE_FILES child shares it, and a connection left
+ * there when the child is gone would be a descriptor the owner never
+ * closes.  What cannot be looked at counts as shared.
+ */
+static int
+table_shared(int fd, const struct stat *st)
+{
+	char path[48] = "/proc/", *p = path + 6;
+	char tmp[12];
+	int n = 0;
+	for (unsigned v = (unsigned)own_pid; n == 0 || v != 0; v /= 10)
+		tmp[n++] = (char)('0' + v % 10);
+	while (n > 0)
+		*p++ = tmp[--n];
+	memcpy(p, "/fd/", 4);
+	p += 4;
+	for (unsigned v = (unsigned)fd; n == 0 || v != 0; v /= 10)
+		tmp[n++] = (char)('0' + v % 10);
+	while (n > 0)
+		*p++ = tmp[--n];
+	*p = '\0';
+	struct stat o;
+	if (stat(path, &o) != 0)
+		return errno != ENOENT;
+	return o.st_dev == st->st_dev && o.st_ino == st->st_ino;
+}
+
+/*
+ * The side process's own connection, connecting if allowed; PRIVATE says
+ * its descriptor table is known not to be the owner's.  A connection in a
+ * shared table is returned once with *TRANSIENT set, for the caller to
+ * close.  Call holding S->busy.  Returns fd or -1.
+ */
+static int
+side_conn(struct shim_side *s, int private, int *wait, int *transient)
+{
+	*transient = 0;
+	if (s->fd >= 0) {
+		struct conn k = { .fd = s->fd, .dev = s->dev, .ino = s->ino };
+		if (conn_verify(&k))
+			return s->fd;
+		s->fd = -1;		/* the number is the program's now */
+	}
+	uint64_t now = shim_now_mono();
+	if (now < s->quiet_until)
+		return -1;
+	int fd = open_socket(*wait);
+	if (fd < 0) {
+		/* A queue that stayed full is a stall: wait once per stall. */
+		int waited = *wait && errno == EAGAIN;
+		*wait = 0;
+		s->quiet_until = now + (waited ? STALL_NS : RETRY_NS);
+		return -1;
+	}
+	fd = move_high(fd, s->image);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (!private && table_shared(fd, &st)) {
+		*transient = 1;
+		return fd;
+	}
+	s->fd = fd;
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
+	return fd;
+}
+
+/* Sends on S's own connection (side_conn).  Returns 1 if sent.  Holds S->busy. */
+static int
+side_send(struct shim_side *s, int private, const void *msg, size_t len,
+	  int *wait)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int transient;
+		int fd = side_conn(s, private, wait, &transient);
+		if (fd < 0)
+			return 0;
+		int rc = send_one(fd, msg, len, wait);
+		if (transient)
+			close(fd);
+		if (rc == 0) {
+			s->quiet_until = 0;
+			return 1;
+		}
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK) {
+			/* Full after the one wait: the writer is stalled. */
+			s->quiet_until = shim_now_mono() + STALL_NS;
+			return 0;
+		}
+		if (!transient && s->fd == fd) {
+			if (is_conn_error(-rc))
+				close(fd);	/* verified by side_conn */
+			s->fd = -1;
+		}
+		if (!is_conn_error(-rc) && !is_not_ours(-rc))
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * A side-slot process (a vfork child between vfork and exec, typically).
+ * The owner's connection if this process still has it (the descriptor is
+ * shared, never replaced or closed from here); else a connection of its
+ * own, kept for its next records: a child trying each directory of PATH
+ * makes two records per try, and a connection per record would flood the
+ * writer's listen queue.  One bounded wait per record, none while the
+ * writer is known to be stalled.
+ */
+static int
+emit_side(struct shim_ctx *c, const void *msg, size_t len)
+{
+	struct shim_side *s = c->side;
+	struct conn k;
+	uint64_t now = shim_now_mono();
+	int wait = !stalled(now) && now >= s->quiet_until;
+	int owner = conn_read(&k) == 0;
+	if (owner && conn_verify(&k)) {
+		int rc = send_one(k.fd, msg, len, &wait);
+		if (rc == 0)
+			return 1;
+		/* Full after the one wait: the writer is stalled. */
+		if ((rc == -EAGAIN || rc == -EWOULDBLOCK) && !wait)
+			s->quiet_until = shim_now_mono() + STALL_NS;
+		/* This record alone on a fresh socket. */
+		return send_transient(msg, len, 0);
+	}
+	/*
+	 * The owner's socket is not in our table (closed, or another file
+	 * at its number): our table is not the owner's.
+	 */
+	if (!try_flag(&s->busy))
+		return send_transient(msg, len, 0);	/* a signal handler */
+	int ok = side_send(s, owner, msg, len, &wait);
+	clear_flag(&s->busy);
+	return ok;
+}
+
+/* AUDITSHIM_FAIL=closed in a side-slot process: can S deliver a record now? */
+static int
+side_ready(struct shim_side *s)
+{
+	struct conn k;
+	int owner = conn_read(&k) == 0;
+	if (owner && conn_verify(&k))
+		return 1;
+	int ok = 0;
+	if (try_flag(&s->busy)) {
+		int wait = 1, transient;
+		int fd = side_conn(s, owner, &wait, &transient);
+		ok = fd >= 0;
+		if (ok && transient)
+			close(fd);
+		clear_flag(&s->busy);
+	} else {
+		int fd = open_socket(0);
+		ok = fd >= 0;
+		if (ok)
+			close(fd);
+	}
 	return ok;
 }
 
@@ -641,15 +859,8 @@ int
 shim_emit_transient(struct shim_ctx *c, const void *msg, size_t len,
 		    uint64_t pseq)
 {
-	int fd = open_socket();
-	if (fd >= 0) {
-		/* A fresh, empty socket buffer: a blocking-free send suffices. */
-		int wait = 1;
-		int ok = send_one(fd, msg, len, &wait) == 0;
-		close(fd);
-		if (ok)
-			return 1;
-	}
+	if (send_transient(msg, len, 0))
+		return 1;
 	if (atomic_load(&shim_off))
 		return 0;
 	queue(c, msg, len, pseq);
@@ -660,7 +871,7 @@ int
 shim_emit(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
 {
 	if (c->side != NULL)
-		return emit_side(msg, len);
+		return emit_side(c, msg, len);
 	return emit_own(c, msg, len, pseq);
 }
 
@@ -669,15 +880,8 @@ static int
 ready(struct shim_ctx *c)
 {
 	struct conn k;
-	if (c->side != NULL) {
-		if (conn_read(&k) == 0 && conn_verify(&k))
-			return 1;
-		int fd = open_socket();
-		if (fd < 0)
-			return 0;
-		close(fd);
-		return 1;
-	}
+	if (c->side != NULL)
+		return side_ready(c->side);
 	if (stalled(shim_now_mono()))
 		return 0;
 	return conn_get(&k, 1, 1) == 0;
@@ -765,7 +969,7 @@ shim_emit_exit(void)
 	if (conn_get(&k, 1, 1) == 0)
 		rc = flush(k.fd, &c, &wait);
 	if (rc != 0 && rc != -EBUSY && pending()) {
-		int fd = open_socket();
+		int fd = open_socket(0);
 		if (fd >= 0) {
 			wait = 1;
 			flush(fd, &c, &wait);

@@ -145,6 +145,44 @@ class Transparency(WriterTest):
                          dump(self.by_event(rows, "gap")))
         self.assert_pseq_complete(rows)
 
+    def test_vfork_children_searching_path_lose_nothing(self):
+        # Children between vfork and exec that closed every inherited
+        # descriptor (ours too) and try one directory after another, the
+        # way CPython's subprocess and execvp do: two records per try.
+        # With the writer stopped its listen queue (4,096) takes every
+        # connection made meanwhile; one per record would overflow it
+        # (5,200 here) and lose records.  One per child does not.
+        from harness import PROGS
+        prog = os.path.join(PROGS, "pathsearch")
+        os.kill(self.w.proc.pid, signal.SIGSTOP)
+        try:
+            self.w.run([prog, "vfork", "200", "12"], timeout=120)
+        finally:
+            os.kill(self.w.proc.pid, signal.SIGCONT)
+        rows = self.w.final_records()
+        tries = [r for r in self.by_event(rows, "exec")
+                 if (r["target"] or "").startswith("/nonexistent-auditshim/")]
+        self.assertEqual(len(tries), 200 * 12 * 2, dump(self.by_event(rows, "gap")))
+        self.assertEqual(len({r["pid"] for r in tries}), 200)
+        self.assertFalse(self.by_event(rows, "gap"), dump(self.by_event(rows, "gap")))
+        self.assert_pseq_complete(rows)
+
+    def test_clone_files_children_leave_no_descriptor(self):
+        # A child sharing the parent's descriptor table (CLONE_FILES) must
+        # not leave a connection of its own behind in it when it exits: the
+        # parent never closes what it never opened.
+        from harness import PROGS
+        prog = os.path.join(PROGS, "pathsearch")
+        cp = self.w.run([prog, "files", "20", "3"], check=False)
+        before, after = cp.stdout.split()[1:]
+        self.assertEqual(before, after, "descriptors before and after")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        rows = self.w.final_records()
+        tries = [r for r in self.by_event(rows, "exec")
+                 if (r["target"] or "").startswith("/nonexistent-auditshim/")]
+        self.assertEqual(len(tries), 20 * 3 * 2, dump(rows))
+        self.assert_pseq_complete(rows)
+
     def test_fail_closed_refuses_without_writer(self):
         self.w.stop()
         env = self.w.env()
