@@ -385,12 +385,19 @@ probe(sqlite3 *db, const char *sql, const struct ctl_filter *f)
  * scan reads every row, the index path reads and sorts the window.  The
  * probes read at most PLAN_PROBE index entries plus three lookups.
  */
+/* True if F selects by a time window and nothing else. */
+static bool
+window_only(const struct ctl_filter *f)
+{
+	return (f->has_since || f->has_until) && !f->klass && !f->event &&
+	       !f->severity && !f->session && !f->agent && !f->has_pid &&
+	       !f->has_uid && !f->target_re && f->after_seq <= 0;
+}
+
 static bool
 scan_in_seq_order(sqlite3 *db, const struct ctl_filter *f, bool desc)
 {
-	if ((!f->has_since && !f->has_until) || desc || f->klass ||
-	    f->event || f->severity || f->session || f->agent || f->has_pid ||
-	    f->has_uid || f->target_re || f->after_seq > 0)
+	if (!window_only(f) || desc)
 		return false;
 	int64_t n = probe(db, "SELECT count(*) FROM (SELECT 1 FROM records "
 			  "WHERE time >= ?1 AND time < ?2 LIMIT ?3)", f);
@@ -420,13 +427,22 @@ ctl_filter_prepare(sqlite3 *db, const struct ctl_filter *f,
 	struct sql q;
 	int ret = -1;
 	/* "+time" keeps SQLite off the time index (a plan, not a filter). */
-	const char *tcol = scan_in_seq_order(db, f, desc) ? "+time" : "time";
+	bool scan = scan_in_seq_order(db, f, desc);
+	const char *tcol = scan ? "+time" : "time";
+	/*
+	 * A window read from its index: the window's seqs are collected
+	 * (and so ordered) first and the rows fetched in seq order, rather
+	 * than whole rows sorted by seq (about a third less time, and no
+	 * sorter holding the window's rows).
+	 */
+	bool by_seqs = !scan && window_only(f);
 
 	memset(&q, 0, sizeof q);
 	*st = NULL;
 	if (f->target_re && register_target(db, "query", f->target_re) < 0)
 		return -1;
-	jbuf_printf(&q.b, "SELECT %s FROM records WHERE 1", select_cols);
+	jbuf_printf(&q.b, "SELECT %s FROM records WHERE %s", select_cols,
+		    by_seqs ? "seq IN (SELECT seq FROM records WHERE 1" : "1");
 	if (f->has_since) {
 		jbuf_printf(&q.b, " AND %s >= ", tcol);
 		bind_text(&q, f->since, strlen(f->since));
@@ -435,6 +451,8 @@ ctl_filter_prepare(sqlite3 *db, const struct ctl_filter *f,
 		jbuf_printf(&q.b, " AND %s < ", tcol);
 		bind_text(&q, f->until, strlen(f->until));
 	}
+	if (by_seqs)
+		jbuf_adds(&q.b, ")");
 	if (f->after_seq > 0) {
 		jbuf_adds(&q.b, " AND seq > ");
 		bind_int(&q, f->after_seq);
