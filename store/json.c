@@ -56,7 +56,7 @@ jbuf_free(struct jbuf *b)
 }
 
 void
-jbuf_add(struct jbuf *b, const char *s, size_t n)
+jbuf_add_grow(struct jbuf *b, const char *s, size_t n)
 {
 	if (!jbuf_reserve(b, n))
 		return;
@@ -148,6 +148,13 @@ jbuf_str(struct jbuf *b, const char *s, size_t n)
 		unsigned c = u[i];
 		const char *esc = NULL;
 		char tmp[8];
+
+		/* Printable ASCII other than the quote and backslash: as is. */
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			i++;
+			run++;
+			continue;
+		}
 		size_t k = utf8_seq(u + i, n - i);
 
 		if (k > 1 || (k == 1 && c >= 0x20 && c != '"' && c != '\\')) {

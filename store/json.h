@@ -23,7 +23,20 @@ struct jbuf {
 
 void jbuf_reset(struct jbuf *b);			/* len = 0, keeps memory */
 void jbuf_free(struct jbuf *b);				/* frees; b may be reused */
-void jbuf_add(struct jbuf *b, const char *s, size_t n);	/* raw bytes */
+void jbuf_add_grow(struct jbuf *b, const char *s, size_t n); /* jbuf_add's slow path */
+
+/* Appends N raw bytes.  Inline: exporters call it a few dozen times a row. */
+static inline void
+jbuf_add(struct jbuf *b, const char *s, size_t n)
+{
+	if (__builtin_expect(!b->oom && n < b->cap - b->len, 1)) {
+		__builtin_memcpy(b->p + b->len, s, n);
+		b->len += n;
+		b->p[b->len] = '\0';
+	} else {
+		jbuf_add_grow(b, s, n);
+	}
+}
 void jbuf_adds(struct jbuf *b, const char *s);		/* raw C string */
 void jbuf_printf(struct jbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

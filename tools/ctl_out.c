@@ -31,9 +31,10 @@ enum out_kind {
 static const struct {
 	const char *name;	/* field name: the export contract */
 	const char *key;	/* "name": prefix for NDJSON */
+	size_t keylen;		/* its length */
 	enum out_kind kind;	/* how it is written */
 } fields[] = {
-#define F(n, k) { n, "\"" n "\":", k }
+#define F(n, k) { n, "\"" n "\":", sizeof("\"" n "\":") - 1, k }
 	F("seq", O_INT), F("time", O_TEXT), F("recv_time", O_TEXT),
 	F("host", O_TEXT), F("session", O_TEXT), F("agent", O_TEXT),
 	F("pid", O_INT), F("ppid", O_INT), F("uid", O_INT), F("gid", O_INT),
@@ -271,9 +272,15 @@ ctl_json_is(const unsigned char *s, size_t n, unsigned char open)
 void
 ctl_add_int(struct jbuf *b, int64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-	jbuf_add(b, tmp, (size_t)n);
+	char tmp[24], *p = tmp + sizeof tmp;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	jbuf_add(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void
@@ -615,7 +622,7 @@ ctl_out_row(struct ctl_out *o, sqlite3_stmt *st)
 	case CTL_FMT_NDJSON:
 		for (int i = 0; i < NFIELDS; i++) {
 			jbuf_add(b, i == 0 ? "{" : ",", 1);
-			jbuf_adds(b, fields[i].key);
+			jbuf_add(b, fields[i].key, fields[i].keylen);
 			json_field(b, st, i, seq);
 		}
 		jbuf_adds(b, "}\n");
