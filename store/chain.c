@@ -38,6 +38,8 @@ struct canon_out {
 	unsigned char *buf;	/* destination */
 	size_t cap;		/* its size */
 	size_t len;		/* bytes needed so far */
+	uint32_t *lens;		/* field lengths, or NULL */
+	unsigned field;		/* fields written */
 };
 
 static inline void
@@ -54,6 +56,9 @@ static inline void
 out_field(struct canon_out *o, const char *s, size_t n, bool null)
 {
 	uint32_t v = null ? 0xffffffffu : (uint32_t)n;
+
+	if (o->lens)
+		o->lens[o->field++] = v;
 	unsigned char l[4] = { (unsigned char)v, (unsigned char)(v >> 8),
 			       (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
 
@@ -109,7 +114,14 @@ out_int(struct canon_out *o, int64_t v, bool present)
 size_t
 chain_canonical(const struct chain_record *r, unsigned char *buf, size_t cap)
 {
-	struct canon_out o = { buf, cap, 0 };
+	return chain_canonical_lens(r, buf, cap, NULL);
+}
+
+size_t
+chain_canonical_lens(const struct chain_record *r, unsigned char *buf,
+		     size_t cap, uint32_t lens[CHAIN_NFIELDS])
+{
+	struct canon_out o = { buf, cap, 0, lens, 0 };
 
 	out_bytes(&o, CHAIN_CANON_MAGIC, sizeof CHAIN_CANON_MAGIC - 1);
 	out_int(&o, r->seq, true);

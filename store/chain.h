@@ -57,6 +57,13 @@ extern const char *const chain_field_names[CHAIN_NFIELDS];
  * caller must retry with a larger one.  Never fails otherwise.
  */
 size_t chain_canonical(const struct chain_record *r, unsigned char *buf, size_t cap);
+/*
+ * The same, also storing each field's length in LENS (canonical order, the
+ * order of chain_field_names; UINT32_MAX for a NULL): the lengths the
+ * insert binds, so no string is measured twice.
+ */
+size_t chain_canonical_lens(const struct chain_record *r, unsigned char *buf,
+			    size_t cap, uint32_t lens[CHAIN_NFIELDS]);
 
 /* A sealing/verifying context: holds the HMAC key and reusable digests. */
 struct chain_ctx;

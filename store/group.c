@@ -118,7 +118,7 @@ int
 group_seal(struct writer *w, struct rec *r)
 {
 	r->r.seq = w->seq + 1;
-	size_t need = chain_canonical(&r->r, w->canon, w->canon_cap);
+	size_t need = chain_canonical_lens(&r->r, w->canon, w->canon_cap, r->lens);
 	if (need > w->canon_cap) {
 		size_t cap = w->canon_cap ? w->canon_cap : 8192;
 		while (cap < need)
@@ -130,7 +130,7 @@ group_seal(struct writer *w, struct rec *r)
 		}
 		w->canon = p;
 		w->canon_cap = cap;
-		chain_canonical(&r->r, w->canon, w->canon_cap);
+		chain_canonical_lens(&r->r, w->canon, w->canon_cap, r->lens);
 	}
 	memcpy(r->prev, w->last_hash, CHAIN_HASH_LEN);
 	if (chain_seal(w->chain, r->prev, w->canon, need, r->hash, r->mac) < 0) {
@@ -250,7 +250,7 @@ commit_batch(struct writer *w, const struct batch *b, char *err, size_t errlen,
 	what = "INSERT";
 	for (r = b->head; r; r = r->next) {
 		sqlite3_reset(w->ins);
-		if (records_bind(w->ins, &r->r, r->prev, r->hash, r->mac) != SQLITE_OK ||
+		if (records_bind(w->ins, &r->r, r->lens, r->prev, r->hash, r->mac) != SQLITE_OK ||
 		    sqlite3_step(w->ins) != SQLITE_DONE) {
 			sqlite3_reset(w->ins);
 			goto fail;

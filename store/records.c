@@ -5,6 +5,7 @@
  */
 #include "records.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -107,9 +108,10 @@ records_from_row(sqlite3_stmt *st, struct chain_record *r)
 }
 
 static int
-bind_text(sqlite3_stmt *st, int i, const char *s)
+bind_text(sqlite3_stmt *st, int i, const char *s, const uint32_t *lens)
 {
-	return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC)
+	int n = lens && lens[i - 1] <= INT_MAX ? (int)lens[i - 1] : -1;
+	return s ? sqlite3_bind_text(st, i, s, n, SQLITE_STATIC)
 		 : sqlite3_bind_null(st, i);
 }
 
@@ -121,32 +123,32 @@ bind_int(sqlite3_stmt *st, int i, int64_t v, bool present)
 
 int
 records_bind(sqlite3_stmt *st, const struct chain_record *r,
-	     const unsigned char *prev, const unsigned char *hash,
-	     const unsigned char *mac)
+	     const uint32_t *lens, const unsigned char *prev,
+	     const unsigned char *hash, const unsigned char *mac)
 {
 	int rc = SQLITE_OK;
 #define B(x) do { if (rc == SQLITE_OK) rc = (x); } while (0)
 	B(bind_int(st, 1, r->seq, true));
-	B(bind_text(st, 2, r->time));
-	B(bind_text(st, 3, r->recv_time));
-	B(bind_text(st, 4, r->host));
-	B(bind_text(st, 5, r->session));
-	B(bind_text(st, 6, r->agent));
+	B(bind_text(st, 2, r->time, lens));
+	B(bind_text(st, 3, r->recv_time, lens));
+	B(bind_text(st, 4, r->host, lens));
+	B(bind_text(st, 5, r->session, lens));
+	B(bind_text(st, 6, r->agent, lens));
 	B(bind_int(st, 7, r->pid, r->has_pid));
 	B(bind_int(st, 8, r->ppid, r->has_ppid));
 	B(bind_int(st, 9, r->uid, r->has_uid));
 	B(bind_int(st, 10, r->gid, r->has_gid));
-	B(bind_text(st, 11, r->exe));
-	B(bind_text(st, 12, r->event));
-	B(bind_text(st, 13, r->klass));
-	B(bind_text(st, 14, r->target));
-	B(bind_text(st, 15, r->argv));
-	B(bind_text(st, 16, r->detail));
-	B(bind_text(st, 17, r->result));
-	B(bind_text(st, 18, r->errno_name));
-	B(bind_text(st, 19, r->severity));
+	B(bind_text(st, 11, r->exe, lens));
+	B(bind_text(st, 12, r->event, lens));
+	B(bind_text(st, 13, r->klass, lens));
+	B(bind_text(st, 14, r->target, lens));
+	B(bind_text(st, 15, r->argv, lens));
+	B(bind_text(st, 16, r->detail, lens));
+	B(bind_text(st, 17, r->result, lens));
+	B(bind_text(st, 18, r->errno_name, lens));
+	B(bind_text(st, 19, r->severity, lens));
 	B(bind_int(st, 20, r->pseq, r->has_pseq));
-	B(bind_text(st, 21, r->image));
+	B(bind_text(st, 21, r->image, lens));
 	B(bind_int(st, 22, r->key_epoch, true));
 	B(sqlite3_bind_blob(st, 23, prev, CHAIN_HASH_LEN, SQLITE_STATIC));
 	B(sqlite3_bind_blob(st, 24, hash, CHAIN_HASH_LEN, SQLITE_STATIC));

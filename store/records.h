@@ -79,11 +79,12 @@ void records_from_row(sqlite3_stmt *st, struct chain_record *r);
 
 /*
  * Binds R and the three hashes to a RECORDS_INSERT statement (parameters
- * 1..25).  Returns an SQLite result code.
+ * 1..25).  LENS, if not NULL, holds the text fields' lengths
+ * (chain_canonical_lens).  Returns an SQLite result code.
  */
 int records_bind(sqlite3_stmt *st, const struct chain_record *r,
-		 const unsigned char *prev, const unsigned char *hash,
-		 const unsigned char *mac);
+		 const uint32_t *lens, const unsigned char *prev,
+		 const unsigned char *hash, const unsigned char *mac);
 
 /* Wall-clock time as RFC 3339 UTC with microseconds ("...T13:24:42.123456Z"),
  * the format of the time and recv_time columns, into BUF (32 bytes). */

@@ -50,6 +50,7 @@ struct rec {
 	unsigned char prev[CHAIN_HASH_LEN];	/* hash of seq - 1 */
 	unsigned char hash[CHAIN_HASH_LEN];	/* this record's hash */
 	unsigned char mac[CHAIN_HASH_LEN];	/* its mac */
+	uint32_t lens[CHAIN_NFIELDS];		/* field lengths (chain_canonical_lens) */
 	char *alert;				/* policy_violation: alert JSON
 						 * to send once committed, owned */
 	int alert_severity;			/* its enum rules_severity */
