@@ -122,14 +122,14 @@ static void
 jkey_u64(struct jobj *o, const char *key, uint64_t v)
 {
 	jkey(o, key);
-	jbuf_printf(&o->b, "%" PRIu64, v);
+	jbuf_u64(&o->b, v);
 }
 
 static void
 jkey_i64(struct jobj *o, const char *key, int64_t v)
 {
 	jkey(o, key);
-	jbuf_printf(&o->b, "%" PRId64, v);
+	jbuf_i64(&o->b, v);
 }
 
 /* Closes O and hands its text to R (NULL for an empty object). */
@@ -249,12 +249,23 @@ dup_time(struct rec *r, uint64_t ns)
 	return rec_copy(r, buf, strlen(buf));
 }
 
+/* IMAGE as 16 lower-case hex digits and a NUL, into BUF. */
+static void
+hex16(uint64_t image, char buf[17])
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--, image >>= 4)
+		buf[i] = hx[image & 15];
+	buf[16] = '\0';
+}
+
 static const char *
 dup_image(struct rec *r, uint64_t image)
 {
 	char buf[17];
 
-	snprintf(buf, sizeof buf, "%016" PRIx64, image);
+	hex16(image, buf);
 	return rec_copy(r, buf, 16);
 }
 
@@ -579,19 +590,26 @@ record_detail(struct jobj *d, const struct wire_msg *m, unsigned ev,
 		bool open_mode;
 		const struct flagname *t = flag_table(ev, &open_mode);
 		jkey(d, "flags");
-		struct jbuf f = { 0 };
+		/* Scratch kept across records (the event loop's thread only). */
+		static struct jbuf f;
+		jbuf_reset(&f);
 		if (t)
 			flags_text(&f, m->u[WT_FLAGS], t, open_mode);
 		else
 			jbuf_printf(&f, "0x%" PRIx64, m->u[WT_FLAGS]);
 		jbuf_str(&d->b, jbuf_text(&f), f.len);
 		d->b.oom |= f.oom;
-		jbuf_free(&f);
+		if (f.oom)
+			jbuf_free(&f);
 	}
 	if (wire_has(m, WT_MODE)) {
-		char mode[32];
-		snprintf(mode, sizeof mode, "%04" PRIo64, m->u[WT_MODE]);
-		jkey_str(d, "mode", mode, strlen(mode));
+		/* Octal, at least four digits ("0644"). */
+		char mode[24], *p = mode + sizeof mode;
+		uint64_t mv = m->u[WT_MODE];
+		do
+			*--p = (char)('0' + (mv & 7));
+		while ((mv >>= 3) != 0 || mode + sizeof mode - p < 4);
+		jkey_str(d, "mode", p, (size_t)(mode + sizeof mode - p));
 	}
 	if (wire_has(m, WT_CWD))
 		jkey_str(d, "cwd", m->s[WT_CWD].p, m->s[WT_CWD].len);
@@ -795,7 +813,7 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 	}
 	if (ev == WE_GAP) {
 		char img[17];
-		snprintf(img, sizeof img, "%016" PRIx64, image);
+		hex16(image, img);
 		jkey_i64(&d, "pid", pid);
 		jkey_str(&d, "image", img, strlen(img));
 		jkey_u64(&d, "first_pseq", m->u[WT_LOST_FIRST]);

@@ -71,6 +71,29 @@ jbuf_adds(struct jbuf *b, const char *s)
 	jbuf_add(b, s, strlen(s));
 }
 
+/* Decimal digits of V, without snprintf (several per record). */
+void
+jbuf_u64(struct jbuf *b, uint64_t v)
+{
+	char tmp[24], *p = tmp + sizeof tmp;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	jbuf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void
+jbuf_i64(struct jbuf *b, int64_t v)
+{
+	if (v < 0) {
+		jbuf_add(b, "-", 1);
+		jbuf_u64(b, 0 - (uint64_t)v);	/* INT64_MIN too */
+	} else {
+		jbuf_u64(b, (uint64_t)v);
+	}
+}
+
 void
 jbuf_printf(struct jbuf *b, const char *fmt, ...)
 {

@@ -40,6 +40,8 @@ jbuf_add(struct jbuf *b, const char *s, size_t n)
 void jbuf_adds(struct jbuf *b, const char *s);		/* raw C string */
 void jbuf_printf(struct jbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void jbuf_u64(struct jbuf *b, uint64_t v);		/* decimal */
+void jbuf_i64(struct jbuf *b, int64_t v);		/* decimal, signed */
 /* Appends S (N bytes) as a quoted JSON string. */
 void jbuf_str(struct jbuf *b, const char *s, size_t n);
 /* Appends S as a quoted JSON string, or null when S is NULL. */

@@ -208,8 +208,6 @@ void ctl_out_header(struct jbuf *b);
 /* Shared JSON pieces (ctl_out.c). */
 /* True if S (N bytes) is one well-formed JSON value opening with OPEN. */
 bool ctl_json_is(const unsigned char *s, size_t n, unsigned char open);
-/* Appends a decimal integer. */
-void ctl_add_int(struct jbuf *b, int64_t v);
 /* Appends the lower-case hex of N bytes at P. */
 void ctl_add_hex(struct jbuf *b, const unsigned char *p, size_t n);
 /* Appends S (N bytes) as one RFC 4180 CSV field, quoted when needed. */

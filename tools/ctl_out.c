@@ -270,20 +270,6 @@ ctl_json_is(const unsigned char *s, size_t n, unsigned char open)
 }
 
 void
-ctl_add_int(struct jbuf *b, int64_t v)
-{
-	char tmp[24], *p = tmp + sizeof tmp;
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		*--p = '-';
-	jbuf_add(b, p, (size_t)(tmp + sizeof tmp - p));
-}
-
-void
 ctl_add_hex(struct jbuf *b, const unsigned char *p, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
@@ -314,7 +300,7 @@ json_field(struct jbuf *b, sqlite3_stmt *st, int i, int64_t seq)
 	switch (fields[i].kind) {
 	case O_INT:
 		if (t == SQLITE_INTEGER) {
-			ctl_add_int(b, sqlite3_column_int64(st, i));
+			jbuf_i64(b, sqlite3_column_int64(st, i));
 			return;
 		}
 		break;
@@ -406,7 +392,7 @@ csv_field(struct jbuf *b, sqlite3_stmt *st, int i)
 	if (t == SQLITE_NULL)
 		return;
 	if (t == SQLITE_INTEGER) {
-		ctl_add_int(b, sqlite3_column_int64(st, i));
+		jbuf_i64(b, sqlite3_column_int64(st, i));
 		return;
 	}
 	if (t == SQLITE_BLOB && fields[i].kind == O_HEX) {
