@@ -242,8 +242,11 @@ db_open_rw(const char *path, const char *host, sqlite3 **out, int *lockfd,
 	 * A commit group's dirty pages must fit the page cache, or SQLite
 	 * spills them mid-transaction (writes them twice).  16 MiB holds a
 	 * group of several ten thousand records with their index pages.
+	 * The WAL stays near 32 MiB (store/ckpt.c) unless the disk falls
+	 * behind; the file is cut back to 64 MiB when it next rewinds.
 	 */
-	if (sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384",
+	if (sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; "
+			 "PRAGMA journal_size_limit=67108864",
 			 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, records_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = sql_fail(db, path, "cannot create the schema", err, errlen);
