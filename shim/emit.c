@@ -29,9 +29,10 @@
 #define RETRY_NS 50000000ull
 /* Longest wait for another thread's connect in progress. */
 #define CONNECT_WAIT_NS 2000000ull
-/* Backlog geometry. */
-#define BL_SLOTS 64
-#define BL_SLOT 4096
+/* Backlog size: each message takes its length plus two bytes. */
+#define BL_BYTES (256 * 1024)
+/* Fresh connections an ending image may use for its backlog. */
+#define EXIT_CONNS 16
 /* Side slots for vfork/clone children without atfork. */
 #define SIDE_SLOTS 8
 
@@ -54,12 +55,19 @@ static _Atomic int conn_busy;		/* try-flag for changes */
 static _Atomic uint64_t conn_retry_at;	/* monotonic ns: no connect before */
 static _Atomic uint64_t stall_until;	/* monotonic ns: writer stalled until */
 
-/* The backlog ring, guarded by the try-flag bl_busy. */
+/*
+ * The backlog ring, guarded by the try-flag bl_busy.  Each message is a
+ * two-byte length (little-endian, never 0) and its bytes, unsplit: one
+ * that does not fit before the end starts again at 0, and the bytes it
+ * skips (a zero length marks them when there is room for one) count as
+ * used until the reader passes them.  Records are ~150-400 bytes, so
+ * this holds ~1,000 of them, where slots of the largest size held 64.
+ */
 static struct {
-	unsigned head;			/* next slot to send */
-	unsigned tail;			/* next slot to fill */
-	uint16_t len[BL_SLOTS];		/* message length per slot */
-	unsigned char data[BL_SLOTS][BL_SLOT]; /* the queued messages */
+	size_t head;			/* offset of the next message to send */
+	size_t tail;			/* offset where the next one goes */
+	size_t used;			/* bytes taken, skipped ones included */
+	unsigned char data[BL_BYTES];	/* the queued messages */
 } bl;
 static _Atomic int bl_busy;
 static _Atomic unsigned bl_count;	/* queued messages, for a cheap check */
@@ -502,9 +510,12 @@ shim_yield_fd(void)
 /* --- sending ------------------------------------------------------------- */
 
 /*
- * Sends one message.  Returns 0 or -errno.  While *WAIT is set it may wait
- * once, bounded, for room, and then clears *WAIT: callers share one wait
- * between the backlog and the current record.
+ * Sends one message.  Returns 0 or -errno.  *WAIT is what is left of the
+ * caller's wait, in ms (SEND_WAIT_MS at most; callers share it between
+ * the backlog and the current record): a full socket waits for room out
+ * of it.  Room in time means the writer is reading -- back-pressure, and
+ * the rest stays for the next full socket; none means it is stalled, and
+ * *WAIT drops to 0.  So a record waits SEND_WAIT_MS in all, at most.
  */
 static int
 send_one(int fd, const void *msg, size_t len, int *wait)
@@ -515,10 +526,12 @@ send_one(int fd, const void *msg, size_t len, int *wait)
 		int e = errno;
 		if (e == EINTR)
 			continue;
-		if ((e == EAGAIN || e == EWOULDBLOCK) && *wait) {
+		if ((e == EAGAIN || e == EWOULDBLOCK) && *wait > 0) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			*wait = 0;
-			poll(&p, 1, SEND_WAIT_MS);
+			uint64_t t0 = shim_now_mono();
+			int r = poll(&p, 1, *wait);
+			uint64_t ms = (shim_now_mono() - t0) / 1000000u;
+			*wait = r > 0 && ms < (uint64_t)*wait ? *wait - (int)ms : 0;
 			continue;
 		}
 		return -e;
@@ -549,19 +562,35 @@ stalled(uint64_t now)
 static void
 queue(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
 {
-	if (len > BL_SLOT || !try_flag(&bl_busy)) {
+	size_t need = 2 + len, skip = 0;
+
+	if (len == 0 || len > SHIM_MSG_MAX || !try_flag(&bl_busy)) {
 		shim_lost(c, pseq);
 		return;
 	}
-	if (bl.tail - bl.head >= BL_SLOTS) {
+	if (bl.used == 0)
+		bl.head = bl.tail = 0;
+	/* Free: [tail, end) and [0, head) when tail >= head, else [tail, head). */
+	if (bl.tail >= bl.head && BL_BYTES - bl.tail < need)
+		skip = BL_BYTES - bl.tail;	/* starts again at 0 */
+	if (bl.used + skip + need > BL_BYTES ||
+	    (skip && bl.head < need) ||
+	    (bl.tail < bl.head && bl.head - bl.tail < need)) {
 		clear_flag(&bl_busy);
 		shim_lost(c, pseq);
 		return;
 	}
-	unsigned i = bl.tail % BL_SLOTS;
-	memcpy(bl.data[i], msg, len);
-	bl.len[i] = (uint16_t)len;
-	bl.tail++;
+	if (skip) {
+		if (skip >= 2)
+			bl.data[bl.tail] = bl.data[bl.tail + 1] = 0;
+		bl.used += skip;
+		bl.tail = 0;
+	}
+	bl.data[bl.tail] = (unsigned char)len;
+	bl.data[bl.tail + 1] = (unsigned char)(len >> 8);
+	memcpy(bl.data + bl.tail + 2, msg, len);
+	bl.tail = (bl.tail + need) % BL_BYTES;
+	bl.used += need;
 	atomic_fetch_add(&bl_count, 1);
 	clear_flag(&bl_busy);
 }
@@ -607,20 +636,30 @@ pending(void)
 /*
  * Sends the backlog in order, then the gap report.  Returns 0 when all of
  * it went out, -EBUSY if another thread holds the backlog, or -errno.
+ * Adds the messages sent to *SENT.
  */
 static int
-flush(int fd, struct shim_ctx *c, int *wait)
+flush(int fd, struct shim_ctx *c, int *wait, int *sent)
 {
 	if (!try_flag(&bl_busy))
 		return -EBUSY;
 	int rc = 0;
-	while (bl.head != bl.tail) {
-		unsigned i = bl.head % BL_SLOTS;
-		rc = send_one(fd, bl.data[i], bl.len[i], wait);
+	while (atomic_load(&bl_count) != 0) {
+		size_t n = BL_BYTES - bl.head < 2 ? 0 :
+			   bl.data[bl.head] | (size_t)bl.data[bl.head + 1] << 8;
+		if (n == 0) {
+			/* Skipped bytes to the end; the next message is at 0. */
+			bl.used -= BL_BYTES - bl.head;
+			bl.head = 0;
+			continue;
+		}
+		rc = send_one(fd, bl.data + bl.head + 2, n, wait);
 		if (rc != 0)
 			break;
-		bl.head++;
+		bl.head = (bl.head + 2 + n) % BL_BYTES;
+		bl.used -= 2 + n;
 		atomic_fetch_sub(&bl_count, 1);
+		(*sent)++;
 	}
 	/* Under the same flag: one thread reports a loss, once. */
 	if (rc == 0)
@@ -635,15 +674,28 @@ emit_own(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
 {
 	uint64_t now = shim_now_mono();
 	int was_stalled = stalled(now);
-	int wait = !was_stalled;
+	int wait = was_stalled ? 0 : SEND_WAIT_MS;
 	struct conn k;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (conn_get(&k, 1, attempt > 0) != 0)
 			break;
-		int rc = 0;
+		int rc = 0, sent = 0;
 		if (pending())
-			rc = flush(k.fd, c, &wait);
+			rc = flush(k.fd, c, &wait, &sent);
+		if (sent > 0 && was_stalled) {
+			/*
+			 * The writer reads again: the stall is over, and this
+			 * record may wait, as any other.  Else the backlog
+			 * would drain only as fast as it refills, and what
+			 * does not fit would be lost until STALL_NS ends.
+			 */
+			atomic_store_explicit(&stall_until, 0, memory_order_relaxed);
+			was_stalled = 0;
+			wait = SEND_WAIT_MS;
+			if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+				rc = flush(k.fd, c, &wait, &sent);
+		}
 		/*
 		 * -EBUSY: another thread is flushing.  Order across threads is
 		 * not promised anyway; sending now beats losing the record.
@@ -681,7 +733,7 @@ send_transient(const void *msg, size_t len, int wait)
 	if (fd < 0)
 		return 0;
 	/* A fresh, empty socket buffer: a blocking-free send suffices. */
-	int w = 1;
+	int w = SEND_WAIT_MS;
 	int ok = send_one(fd, msg, len, &w) == 0;
 	close(fd);
 	return ok;
@@ -807,7 +859,7 @@ emit_side(struct shim_ctx *c, const void *msg, size_t len)
 	struct shim_side *s = c->side;
 	struct conn k;
 	uint64_t now = shim_now_mono();
-	int wait = !stalled(now) && now >= s->quiet_until;
+	int wait = !stalled(now) && now >= s->quiet_until ? SEND_WAIT_MS : 0;
 	int owner = conn_read(&k) == 0;
 	if (owner && conn_verify(&k)) {
 		int rc = send_one(k.fd, msg, len, &wait);
@@ -840,7 +892,7 @@ side_ready(struct shim_side *s)
 		return 1;
 	int ok = 0;
 	if (try_flag(&s->busy)) {
-		int wait = 1, transient;
+		int wait = SEND_WAIT_MS, transient;
 		int fd = side_conn(s, owner, &wait, &transient);
 		ok = fd >= 0;
 		if (ok && transient)
@@ -930,7 +982,7 @@ shim_emit_atfork_child(void)
 	atomic_store(&stall_until, 0);
 	atomic_store(&conn_retry_at, 0);
 	/* The parent's backlog and losses are the parent's to report. */
-	bl.head = bl.tail = 0;
+	bl.head = bl.tail = bl.used = 0;
 	atomic_store(&bl_count, 0);
 	atomic_store(&lost_first, 0);
 	atomic_store(&lost_count, 0);
@@ -952,7 +1004,9 @@ shim_emit_atfork_child(void)
  * connection may be full because the writer is stalled; a fresh
  * connection has a send buffer of its own and is accepted into the
  * listen queue even while the writer is stopped, so it takes what the
- * first could not.  One bounded wait at most, none if already stalled.
+ * first could not -- a few hundred messages: as many fresh connections
+ * as the backlog needs follow (EXIT_CONNS at most), the gap report after
+ * the last message.  One bounded wait at most, none if already stalled.
  */
 void
 shim_emit_exit(void)
@@ -964,17 +1018,18 @@ shim_emit_exit(void)
 	ctx_fill(&c);
 	if (c.side != NULL || !pending())
 		return;
-	int wait = !stalled(shim_now_mono());
+	int wait = stalled(shim_now_mono()) ? 0 : SEND_WAIT_MS;
 	shim_guard = 1;
 	if (conn_get(&k, 1, 1) == 0)
-		rc = flush(k.fd, &c, &wait);
-	if (rc != 0 && rc != -EBUSY && pending()) {
+		rc = flush(k.fd, &c, &wait, &(int){ 0 });
+	for (int i = 0; i < EXIT_CONNS && rc != 0 && rc != -EBUSY &&
+			pending(); i++) {
 		int fd = open_socket(0);
-		if (fd >= 0) {
-			wait = 1;
-			flush(fd, &c, &wait);
-			close(fd);
-		}
+		if (fd < 0)
+			break;
+		wait = 0;	/* a full one: the next takes over */
+		rc = flush(fd, &c, &wait, &(int){ 0 });
+		close(fd);
 	}
 	shim_guard = 0;
 }
