@@ -82,6 +82,22 @@ remember_start(struct coverage *c, pid_t pid, uint64_t time_ns)
 	s->time_ns = time_ns;
 }
 
+/*
+ * Drops PID's pending exec without settling it.  An image_start that
+ * answered it goes back to be matched again by PID's next attempt.
+ */
+static void
+release_exec(struct coverage *c, pid_t pid)
+{
+	for (unsigned i = 0; i < c->nexec; i++)
+		if (c->exec[i].pid == pid) {
+			if (c->exec[i].answered)
+				remember_start(c, pid, c->exec[i].start_ns);
+			drop_exec(c, i);
+			return;
+		}
+}
+
 /* Ends exec I: a gap unless an image_start answered it. */
 static int
 settle(struct writer *w, unsigned i, const char *why)
@@ -148,13 +164,7 @@ coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
 	 * the first goes back to be matched again: by its time it may be this
 	 * attempt's image rather than the first's.
 	 */
-	for (unsigned i = 0; i < c->nexec; i++)
-		if (c->exec[i].pid == child) {
-			if (c->exec[i].answered)
-				remember_start(c, child, c->exec[i].start_ns);
-			drop_exec(c, i);
-			break;
-		}
+	release_exec(c, child);
 	/* Its image_start may already be here. */
 	bool answered = false;
 	uint64_t start_ns = 0;
@@ -194,15 +204,8 @@ coverage_exec(struct writer *w, pid_t child, pid_t sender, uid_t uid,
 void
 coverage_exec_failed(struct writer *w, pid_t pid)
 {
-	struct coverage *c = w->coverage;
-	for (unsigned i = 0; i < c->nexec; i++)
-		if (c->exec[i].pid == pid) {
-			/* Not this attempt's image: the next attempt's, maybe. */
-			if (c->exec[i].answered)
-				remember_start(c, pid, c->exec[i].start_ns);
-			drop_exec(c, i);
-			return;
-		}
+	/* Not this attempt's image: the next attempt's, maybe. */
+	release_exec(w->coverage, pid);
 }
 
 void

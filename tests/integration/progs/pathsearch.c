@@ -14,7 +14,9 @@
  *       the first child and after the last.
  * Exits 0 when every child exited 0 (and, for files, nothing leaked).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <sched.h>
 #include <signal.h>
