@@ -72,6 +72,7 @@ static const struct conf_key writer_keys[] = {
 	{ "disk_full_command", CT_STRING,
 	  offsetof(struct conf, disk_full_command), 0, 0 },
 	{ "priority_boost", CT_UINT, offsetof(struct conf, priority_boost), 0, 20 },
+	{ "read_delay_ms", CT_UINT, offsetof(struct conf, read_delay_ms), 0, 1000 },
 };
 
 static const struct conf_key alerts_keys[] = {
@@ -372,6 +373,7 @@ conf_defaults(struct conf *c)
 	c->commit_interval_ms = 10;
 	c->commit_max = 1000;
 	c->priority_boost = 10;
+	c->read_delay_ms = 5;
 	c->alert_syslog = true;
 	c->alert_min_severity = RS_LOW;
 	c->alert_rate = 10;

@@ -22,6 +22,7 @@ struct conf {
 	unsigned disk_full_action;	/* [writer] disk_full_action: enum conf_disk_full (hold) */
 	char *disk_full_command;	/* [writer] disk_full_command: sh -c command, or NULL */
 	unsigned priority_boost;	/* [writer] priority_boost: nice decrease at start (10) */
+	unsigned read_delay_ms;		/* [writer] read_delay_ms: wait after a trickle (5) */
 	char *source;		/* file the values came from, or NULL for defaults */
 	struct rules *rules;	/* [classify:*], [policy], [policy:*], [redact] (rules.h) */
 	bool alert_syslog;	/* [alerts] syslog: send alerts to syslog (yes) */

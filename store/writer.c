@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auditshim_config.h"
@@ -69,6 +70,7 @@ struct loop {
 	unsigned refused;	/* connections refused since that line */
 	dev_t sock_dev;		/* our socket file, to unlink only ours */
 	ino_t sock_ino;
+	uint64_t handled;	/* connections accepted and messages read */
 };
 
 /* Receive buffers, reused for every call. */
@@ -396,6 +398,7 @@ accept_clients(struct writer *w, struct loop *l, size_t max)
 		c->fd = fd;
 		c->peer_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0
 			      ? uc.pid : -1;
+		l->handled++;
 		c->next = l->clients;
 		if (l->clients)
 			l->clients->prev = c;
@@ -503,6 +506,7 @@ client_read(struct writer *w, struct loop *l, struct client *c, unsigned budget)
 				return RS_CLOSED;
 			}
 		}
+		l->handled += (unsigned)n;
 		budget -= (unsigned)n;
 		if ((unsigned)n < vlen)
 			return RS_DRAINED;
@@ -544,11 +548,52 @@ set_paused(struct writer *w, struct loop *l, bool paused)
 	}
 }
 
+/* True if one of EVS is a client or a connection waiting to be read. */
+static bool
+clients_ready(const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (evs[i].data.ptr == &tag_listener ||
+		    evs[i].data.ptr == &tag_clients)
+			return true;
+	return false;
+}
+
+/*
+ * Interrupt moderation.  A program that starts many short-lived programs
+ * sends a few messages each time; waking for each costs the writer a
+ * context switch and a round of system calls, and costs the sender the
+ * wakeup -- on a small machine, more than recording them.  So after a
+ * round that read only a trickle, the writer waits read_delay_ms before
+ * reading what woke it: one wakeup then serves everything sent meanwhile,
+ * and senders meanwhile find nobody to wake.  A round that read a lot (a
+ * flood) is followed by no wait; rounds that read nothing (a commit done,
+ * a signal) do not count.  Signals are blocked (signalfd): the
+ * wait ends on time.
+ */
+#define TRICKLE 64	/* messages and connections in a round, fewer */
+
+static int
+moderate(struct writer *w, struct loop *l, struct epoll_event *evs, int n,
+	 bool trickle)
+{
+	unsigned ms = w->conf.read_delay_ms;
+	if (!trickle || ms == 0 || !clients_ready(evs, n))
+		return n;
+	struct timespec d = { .tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &d, &d) == EINTR)
+		;
+	int m = epoll_wait(l->ep, evs, 64, 0);
+	return m < 0 ? n : m;
+}
+
 static void
 run(struct writer *w, struct loop *l)
 {
 	struct epoll_event evs[64];
 	uint64_t last_tick = 0;
+	bool trickle = true;
 
 	while (!l->stop_signal) {
 		if (w->stop_requested) {
@@ -562,6 +607,9 @@ run(struct writer *w, struct loop *l)
 		int n = epoll_wait(l->ep, evs, 64, timeout);
 		if (n < 0 && errno != EINTR)
 			fatalx("epoll_wait: %s", strerror(errno));
+		n = moderate(w, l, evs, n, trickle);
+		bool reading = clients_ready(evs, n);
+		uint64_t handled = l->handled;
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			if (p == &tag_listener) {
@@ -584,6 +632,8 @@ run(struct writer *w, struct loop *l)
 						    WRITER_CLIENT_BUDGET);
 			}
 		}
+		if (reading)	/* a commit or a signal alone tells nothing */
+			trickle = l->handled - handled < TRICKLE;
 		now = now_mono_ms();
 		if (now - last_tick >= 250) {
 			procs_tick(w, now, false);

@@ -10,7 +10,7 @@ import socket
 import struct
 import subprocess
 
-from harness import AUDITCTL, PYTHON, WRITER, WriterTest, auditctl, main
+from harness import AUDITCTL, PYTHON, WRITER, Writer, WriterTest, auditctl, main
 from test_tamper import copy_store
 
 
@@ -156,6 +156,55 @@ class WriterFacing(WriterTest):
         # The first writer still serves.
         self.w.run(["/bin/sh", "-c", "echo x > still.txt"], cwd=self.work)
         self.one(self.w.records(), "open", target=os.path.join(self.work, "still.txt"))
+
+
+class ReadDelay(WriterTest):
+    """[writer] read_delay_ms: a trickle of records is read in batches,
+    with far fewer wakeups of the writer and nothing lost."""
+
+    def writer_args(self):
+        return ("-c", self.conf(0))
+
+    def conf(self, ms):
+        path = os.path.join(self.tmp, "delay-%d.ini" % ms)
+        with open(path, "w") as f:
+            f.write("[writer]\nread_delay_ms = %d\n" % ms)
+        return path
+
+    def wakeups(self):
+        """Voluntary context switches of the event-loop thread so far."""
+        with open("/proc/%d/status" % self.w.proc.pid) as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+        self.fail("no voluntary_ctxt_switches in /proc/PID/status")
+
+    def execs(self, tag, n=100):
+        """Runs N /bin/true under the shim; returns the loop thread's
+        wakeups meanwhile, after checking every image_start arrived."""
+        self.w.settle()
+        before = self.wakeups()
+        self.w.run(["/bin/sh", "-c", "i=0; while [ $i -lt %d ]; do /bin/true; "
+                    "i=$((i+1)); done" % n], cwd=self.work, agent=tag)
+        self.w.settle()
+        after = self.wakeups()
+        starts = self.w.records("event = 'image_start' AND agent = ? "
+                                "AND target LIKE '%/true'", (tag,))
+        self.assertEqual(len(starts), n, "image_start records of %s" % tag)
+        return after - before
+
+    def test_trickle_read_in_batches(self):
+        eager = self.execs("eager")
+        self.w.stop()
+        self.w = Writer(self.tmp, ("-c", self.conf(50)))
+        self.w.start()
+        batched = self.execs("batched")
+        # Eager: a wakeup or more per exec (plus commits); batched: one
+        # per 50 ms plus its commit, whatever the speed of the machine.
+        self.assertGreater(eager, 100, "eager writer woke only %d times" % eager)
+        self.assertLess(batched, eager // 2,
+                        "read_delay_ms = 50 woke %d times, 0 woke %d" %
+                        (batched, eager))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ test_defaults(void **state)
 	assert_string_equal(c.key, AUDITSHIM_DEFAULT_KEY);
 	assert_int_equal(c.commit_interval_ms, 10);
 	assert_int_equal(c.commit_max, 1000);
+	assert_int_equal(c.read_delay_ms, 5);
 	assert_null(c.source);
 	conf_free(&c);
 	conf_free(&c);	/* idempotent */
@@ -73,12 +74,14 @@ test_values_override_defaults(void **state)
 	int rc = load("; comment\n# another\n[writer]\n"
 		      "socket = /tmp/s.sock\n"
 		      "database=/tmp/d/audit.db\n"
-		      "commit_max = 64\n", &c, err, sizeof err);
+		      "commit_max = 64\n"
+		      "read_delay_ms = 0\n", &c, err, sizeof err);
 	assert_int_equal(rc, 0);
 	assert_string_equal(c.socket, "/tmp/s.sock");
 	assert_string_equal(c.database, "/tmp/d/audit.db");
 	assert_string_equal(c.key, AUDITSHIM_DEFAULT_KEY);
 	assert_int_equal(c.commit_max, 64);
+	assert_int_equal(c.read_delay_ms, 0);
 	assert_int_equal(c.commit_interval_ms, 10);
 	assert_string_equal(c.source, path);
 	conf_free(&c);
@@ -147,6 +150,7 @@ test_errors_name_line(void **state)
 	expect_error("[writer]\ncommit_max = 99999999999999999999\n", 2, "commit_max");
 	expect_error("[writer]\ncommit_interval_ms = -5\n", 2, "commit_interval_ms");
 	expect_error("[writer]\ncommit_max = 5x\n", 2, "commit_max");
+	expect_error("[writer]\nread_delay_ms = 1001\n", 2, "read_delay_ms");
 	expect_error("[writer]\ndisk_full_action = halt\n", 2, "hold, exec or stop");
 	expect_error("[writer]\nsocket = /a\nsocket = /b\n", 3, "duplicate");
 	expect_error("[writer]\nsocket =\n", 2, "empty");
