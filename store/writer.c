@@ -46,9 +46,19 @@
 /* One connected shim (or auditctl) socket. */
 struct client {
 	int fd;			/* non-blocking SEQPACKET socket */
-	pid_t peer_pid;		/* SO_PEERCRED at accept, for log lines */
+	bool polled;		/* registered in the clients' epoll */
 	struct client *prev, *next;	/* all clients */
 };
+
+/* The peer's pid at connect (SO_PEERCRED), for log lines; -1 if unknown. */
+static pid_t
+client_pid(const struct client *c)
+{
+	struct ucred uc;
+	socklen_t ul = sizeof uc;
+	return getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0
+	       ? uc.pid : -1;
+}
 
 /* Tags stored in epoll data for the non-client descriptors. */
 static char tag_listener, tag_signal, tag_clients, tag_commit;
@@ -339,7 +349,8 @@ ep_mod(int ep, int fd, uint32_t events, void *ptr)
 static void
 client_close(struct loop *l, struct client *c)
 {
-	epoll_ctl(l->ep_clients, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->polled)
+		epoll_ctl(l->ep_clients, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -351,6 +362,16 @@ client_close(struct loop *l, struct client *c)
 	free(c);
 }
 
+/* What client_read left behind. */
+enum read_state {
+	RS_CLOSED,		/* end of file, error or bad input: C is freed */
+	RS_DRAINED,		/* nothing more to read for now */
+	RS_MORE,		/* the budget ran out first */
+};
+
+static enum read_state client_read(struct writer *w, struct loop *l,
+				   struct client *c, unsigned budget);
+
 /* Accepts up to MAX pending connections. */
 static void
 accept_clients(struct writer *w, struct loop *l, size_t max)
@@ -358,7 +379,6 @@ accept_clients(struct writer *w, struct loop *l, size_t max)
 	for (size_t i = 0; i < max; i++) {
 		int fd = accept4(l->listener, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		int one = 1;
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
@@ -386,35 +406,30 @@ accept_clients(struct writer *w, struct loop *l, size_t max)
 			log_warnx("out of memory accepting a client");
 			return;
 		}
-		/* Inherited from the listener on Linux; set it anyway. */
-		if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
-			log_warn("SO_PASSCRED");
-			close(fd);
-			free(c);
-			continue;
-		}
-		struct ucred uc;
-		socklen_t ul = sizeof uc;
+		/*
+		 * SO_PASSCRED is inherited from the listener (Linux >= 3.13);
+		 * without it every message would be refused as lacking
+		 * credentials, loudly.
+		 */
 		c->fd = fd;
-		c->peer_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0
-			      ? uc.pid : -1;
 		l->handled++;
 		c->next = l->clients;
 		if (l->clients)
 			l->clients->prev = c;
 		l->clients = c;
 		l->nclients++;
+		/*
+		 * Usually everything is there already: a new image's
+		 * image_start connection has sent and closed before we
+		 * accept.  Reading now spares such a connection the epoll
+		 * registration, its removal and a round of the loop.
+		 */
+		if (client_read(w, l, c, WRITER_CLIENT_BUDGET) == RS_CLOSED)
+			continue;
 		ep_add(l->ep_clients, fd, EPOLLIN | EPOLLRDHUP, c);
+		c->polled = true;
 	}
-	(void)w;
 }
-
-/* What client_read left behind. */
-enum read_state {
-	RS_CLOSED,		/* end of file, error or bad input: C is freed */
-	RS_DRAINED,		/* nothing more to read for now */
-	RS_MORE,		/* the budget ran out first */
-};
 
 /* Reads up to BUDGET messages from C. */
 static enum read_state
@@ -440,7 +455,7 @@ client_read(struct writer *w, struct loop *l, struct client *c, unsigned budget)
 			if (errno == EAGAIN || errno == EINTR)
 				return RS_DRAINED;
 			if (errno != ECONNRESET)
-				log_warn("client pid %d: recvmmsg", (int)c->peer_pid);
+				log_warn("client pid %d: recvmmsg", (int)client_pid(c));
 			client_close(l, c);
 			return RS_CLOSED;
 		}
@@ -474,7 +489,7 @@ client_read(struct writer *w, struct loop *l, struct client *c, unsigned budget)
 						close(fds[j]);
 					why = "descriptors passed";
 				}
-			pid_t pid = cred ? cred->pid : c->peer_pid;
+			pid_t pid = cred ? cred->pid : client_pid(c);
 			if (h->msg_flags & MSG_TRUNC)
 				why = "message longer than the maximum";
 			else if (h->msg_flags & MSG_CTRUNC)
@@ -559,28 +574,50 @@ clients_ready(const struct epoll_event *evs, int n)
 	return false;
 }
 
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * Interrupt moderation.  A program that starts many short-lived programs
  * sends a few messages each time; waking for each costs the writer a
  * context switch and a round of system calls, and costs the sender the
- * wakeup -- on a small machine, more than recording them.  So after a
- * round that read only a trickle, the writer waits read_delay_ms before
- * reading what woke it: one wakeup then serves everything sent meanwhile,
- * and senders meanwhile find nobody to wake.  A round that read a lot (a
- * flood) is followed by no wait; rounds that read nothing (a commit done,
- * a signal) do not count.  Signals are blocked (signalfd): the
- * wait ends on time.
+ * wakeup -- on a small machine, more than recording them.  So when
+ * messages trickle in, the writer waits read_delay_ms before reading what
+ * woke it: one wakeup then serves everything sent meanwhile, and senders
+ * meanwhile find nobody to wake.
+ *
+ * A trickle: the last reading round read fewer than TRICKLE messages and
+ * connections, and at its rate (what it read over the time since the
+ * round before) fewer than TRICKLE would arrive during the wait.  Both
+ * matter.  By size alone, a single process sending as fast as it can is
+ * read one or two messages a round, and each wait would fill its socket
+ * and block it.  By rate alone, the round after a wait reads at most a
+ * budget over the wait, a rate just below the bar: waiting would never
+ * stop.  Rounds that read nothing (a commit done, a signal) do not count.
+ * Signals are blocked (signalfd): the wait ends on time.
  */
-#define TRICKLE 64	/* messages and connections in a round, fewer */
+#define TRICKLE 64
+
+struct pace {
+	uint64_t read_at;	/* ns: when the last reading round read */
+	uint64_t span;		/* ns: from the round before to that one */
+	uint64_t reads;		/* messages and connections it read */
+};
 
 static int
-moderate(struct writer *w, struct loop *l, struct epoll_event *evs, int n,
-	 bool trickle)
+moderate(struct writer *w, struct loop *l, struct pace *pc,
+	 struct epoll_event *evs, int n)
 {
-	unsigned ms = w->conf.read_delay_ms;
-	if (!trickle || ms == 0 || !clients_ready(evs, n))
+	uint64_t ms = w->conf.read_delay_ms;
+	if (ms == 0 || !clients_ready(evs, n) || pc->reads >= TRICKLE ||
+	    pc->reads * ms * 1000000u >= TRICKLE * pc->span)
 		return n;
-	struct timespec d = { .tv_sec = ms / 1000,
+	struct timespec d = { .tv_sec = (time_t)(ms / 1000),
 			      .tv_nsec = (long)(ms % 1000) * 1000000L };
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &d, &d) == EINTR)
 		;
@@ -588,12 +625,21 @@ moderate(struct writer *w, struct loop *l, struct epoll_event *evs, int n,
 	return m < 0 ? n : m;
 }
 
+/* After a round: what it read, for the next moderate(). */
+static void
+pace_round(struct pace *pc, uint64_t start, uint64_t reads)
+{
+	pc->span = start - pc->read_at;
+	pc->read_at = start;
+	pc->reads = reads;
+}
+
 static void
 run(struct writer *w, struct loop *l)
 {
 	struct epoll_event evs[64];
 	uint64_t last_tick = 0;
-	bool trickle = true;
+	struct pace pace = { 0 };
 
 	while (!l->stop_signal) {
 		if (w->stop_requested) {
@@ -607,9 +653,9 @@ run(struct writer *w, struct loop *l)
 		int n = epoll_wait(l->ep, evs, 64, timeout);
 		if (n < 0 && errno != EINTR)
 			fatalx("epoll_wait: %s", strerror(errno));
-		n = moderate(w, l, evs, n, trickle);
+		n = moderate(w, l, &pace, evs, n);
 		bool reading = clients_ready(evs, n);
-		uint64_t handled = l->handled;
+		uint64_t handled = l->handled, start = reading ? now_ns() : 0;
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			if (p == &tag_listener) {
@@ -633,7 +679,7 @@ run(struct writer *w, struct loop *l)
 			}
 		}
 		if (reading)	/* a commit or a signal alone tells nothing */
-			trickle = l->handled - handled < TRICKLE;
+			pace_round(&pace, start, l->handled - handled);
 		now = now_mono_ms();
 		if (now - last_tick >= 250) {
 			procs_tick(w, now, false);
