@@ -737,7 +737,9 @@ ingest_record(struct writer *w, const struct wire_msg *m, pid_t pid,
 	uint64_t recv = now_realtime_ns();
 	int track = procs_receive(w, pid, uid, gid, image, pseq, claimed_ppid,
 				  wire_has(m, WT_AGENT) ? &m->s[WT_AGENT] : NULL,
-				  ev == WE_GAP, m->u[WT_LOST_FIRST],
+				  ev == WE_GAP,
+				  pseq == 1 && ev != WE_IMAGE_START && ev != WE_GAP,
+				  m->u[WT_LOST_FIRST],
 				  m->u[WT_LOST_COUNT], &v);
 	if (track < 0)
 		return track;

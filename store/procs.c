@@ -564,7 +564,8 @@ proc_insert(struct procs *t, pid_t pid, uint64_t image)
 
 /* Creates the entry for a first-seen (PID, IMAGE) and derives its session. */
 static struct proc *
-proc_create(struct writer *w, pid_t pid, uint64_t image, int64_t claimed_ppid)
+proc_create(struct writer *w, pid_t pid, uint64_t image, int64_t claimed_ppid,
+	    bool forked)
 {
 	struct procs *t = w->procs;
 	unsigned long long start = 0;
@@ -615,7 +616,22 @@ proc_create(struct writer *w, pid_t pid, uint64_t image, int64_t claimed_ppid)
 	e->sess = s;
 	e->start = start;
 	e->kppid = kppid;
-	e->exe = proc_exe(pid);
+	/*
+	 * A forked image runs its parent's program until it execs -- and by
+	 * now it may have: a shell's child sends its exec record and execs at
+	 * once, so /proc/PID/exe would name the program it started, not the
+	 * one that started it (a quarter of a shell loop's exec records said
+	 * so).  Its parent's view, taken when the parent was first seen, is
+	 * the right one.  Only the direct parent's: an ancestor further up
+	 * may run another program.  (The image it exec'd into may be known
+	 * already, its image_start read first from another connection.)
+	 */
+	struct proc *par = forked ? find_parent(t, kppid >= 0 ? kppid
+						: claimed_ppid, start) : NULL;
+	if (par && par->exe)
+		e->exe = strdup(par->exe);
+	else
+		e->exe = proc_exe(pid);
 	/* Shimmed ancestors that have sent nothing join the session now, so
 	 * that this process's siblings find it through them. */
 	for (unsigned i = 0; i < anc.n && t->count < PROCS_MAX; i++) {
@@ -636,8 +652,8 @@ proc_create(struct writer *w, pid_t pid, uint64_t image, int64_t claimed_ppid)
 int
 procs_receive(struct writer *w, pid_t pid, uid_t uid, gid_t gid,
 	      uint64_t image, uint64_t pseq, int64_t claimed_ppid,
-	      const struct wire_str *agent, bool is_gap, uint64_t lost_first,
-	      uint64_t lost_count, struct proc_view *v)
+	      const struct wire_str *agent, bool is_gap, bool forked,
+	      uint64_t lost_first, uint64_t lost_count, struct proc_view *v)
 {
 	struct procs *t = w->procs;
 	uint64_t now = now_mono_ms();
@@ -646,7 +662,7 @@ procs_receive(struct writer *w, pid_t pid, uid_t uid, gid_t gid,
 
 	struct proc *e = find_exact(t, pid, image);
 	if (!e) {
-		e = proc_create(w, pid, image, claimed_ppid);
+		e = proc_create(w, pid, image, claimed_ppid, forked);
 		if (!e)
 			return -ENOMEM;
 		mark_dirty(t, e);

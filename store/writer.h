@@ -232,12 +232,14 @@ struct proc_view {
 /*
  * Finds or creates the (PID, IMAGE) entry (deriving its session), accounts
  * PSEQ (and, for a shim gap, LOST_FIRST/LOST_COUNT) and writes gap records
- * for holes that this closes.  Fills V (valid until the next procs call).
+ * for holes that this closes.  FORKED: the record is the first of an image
+ * made by fork, not by exec (pseq 1 and not an image_start), whose
+ * program is its parent's.  Fills V (valid until the next procs call).
  * Returns a track_status, or a negative code if sealing a gap failed.
  */
 int procs_receive(struct writer *w, pid_t pid, uid_t uid, gid_t gid,
 		  uint64_t image, uint64_t pseq, int64_t claimed_ppid,
-		  const struct wire_str *agent, bool is_gap,
+		  const struct wire_str *agent, bool is_gap, bool forked,
 		  uint64_t lost_first, uint64_t lost_count, struct proc_view *v);
 /* Writes gap records for holes older than TRACK_HOLE_MS (ALL: every hole). */
 int procs_tick(struct writer *w, uint64_t now_ms, bool all);

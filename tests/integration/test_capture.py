@@ -174,6 +174,25 @@ class Capture(WriterTest):
         self.assert_pseq_complete(rows)
         self.assertFalse(self.by_event(rows, "gap"), dump(self.by_event(rows, "gap")))
 
+    def test_exec_record_names_the_program_that_execs(self):
+        # A shell's child sends its exec record and execs at once; the
+        # writer's view of the sender (the exe column) must be the shell,
+        # not the program it started, however late the writer looks.
+        shell = os.path.realpath("/bin/sh")
+        true = os.path.realpath("/bin/true")
+        self.w.run(["/bin/sh", "-c", "i=0; while [ $i -lt 60 ]; do /bin/true; "
+                    "i=$((i+1)); done"], cwd=self.work)
+        rows = self.w.final_records()
+        execs = self.by_event(rows, "exec", target="/bin/true")
+        self.assertEqual(len(execs), 60)
+        wrong = [r for r in execs if r["exe"] not in (shell, None, "")]
+        self.assertEqual(len(wrong), 0, "%d exec records attributed to %r" %
+                         (len(wrong), sorted({r["exe"] for r in wrong})))
+        named = [r for r in execs if r["exe"] == shell]
+        self.assertGreater(len(named), 30, "only %d of 60 name the shell" %
+                           len(named))
+        self.assertNotEqual(shell, true)
+
     def test_static_binary_blind_spot(self):
         prog = os.path.join(PROGS, "static_hello")
         cp = self.w.run(["/bin/sh", "-c", prog])
