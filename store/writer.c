@@ -474,6 +474,7 @@ client_read(struct writer *w, struct loop *l, struct client *c, unsigned budget)
 				client_close(l, c);
 				return RS_CLOSED;
 			}
+			l->handled++;
 			for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm;
 			     cm = CMSG_NXTHDR(h, cm))
 				if (cm->cmsg_level == SOL_SOCKET &&
@@ -521,7 +522,6 @@ client_read(struct writer *w, struct loop *l, struct client *c, unsigned budget)
 				return RS_CLOSED;
 			}
 		}
-		l->handled += (unsigned)n;
 		budget -= (unsigned)n;
 		if ((unsigned)n < vlen)
 			return RS_DRAINED;
