@@ -25,12 +25,18 @@
 #include "writer.h"
 
 uint64_t
-now_mono_ms(void)
+now_mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+now_mono_ms(void)
+{
+	return now_mono_ns() / 1000000u;
 }
 
 /* A JSON object under construction (jobj_begin ... jobj_finish). */

@@ -574,14 +574,6 @@ clients_ready(const struct epoll_event *evs, int n)
 	return false;
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Interrupt moderation.  A program that starts many short-lived programs
  * sends a few messages each time; waking for each costs the writer a
@@ -655,7 +647,7 @@ run(struct writer *w, struct loop *l)
 			fatalx("epoll_wait: %s", strerror(errno));
 		n = moderate(w, l, &pace, evs, n);
 		bool reading = clients_ready(evs, n);
-		uint64_t handled = l->handled, start = reading ? now_ns() : 0;
+		uint64_t handled = l->handled, start = reading ? now_mono_ns() : 0;
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			if (p == &tag_listener) {

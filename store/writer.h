@@ -343,7 +343,8 @@ int run_shell(const char *cmd, const char *input, unsigned timeout_ms,
 void run_shell_sched(int nice, int policy);
 
 /* fmt_time_ns() and now_realtime_ns() are in records.h. */
-/* Current monotonic time in ms. */
+/* Current monotonic time in ms and in ns. */
 uint64_t now_mono_ms(void);
+uint64_t now_mono_ns(void);
 
 #endif
