@@ -38,22 +38,22 @@
 
 /* --- state of the process that owns these globals ------------------------ */
 
-_Atomic int shim_off;			/* seccomp refuses our socket: pass through */
-static pid_t own_pid;			/* set by init and the atfork child */
-static uint64_t own_image;		/* image nonce of the owning process */
-static _Atomic uint64_t own_pseq;	/* last sequence number handed out */
+SHIM_HOT _Atomic int shim_off;		/* seccomp refuses our socket: pass through */
+SHIM_HOT static pid_t own_pid;		/* set by init and the atfork child */
+SHIM_HOT static uint64_t own_image;	/* image nonce of the owning process */
+SHIM_HOT static _Atomic uint64_t own_pseq; /* last sequence number handed out */
 
 /*
  * The connection.  Changed only under conn_busy (a try-flag); read
  * lock-free under a sequence counter that is odd while a change is made.
  */
-static _Atomic unsigned conn_gen;
-static _Atomic int conn_fd = -1;	/* descriptor, -1 when none */
-static _Atomic uint64_t conn_dev;	/* st_dev of our socket at connect */
-static _Atomic uint64_t conn_ino;	/* st_ino of our socket at connect */
-static _Atomic int conn_busy;		/* try-flag for changes */
-static _Atomic uint64_t conn_retry_at;	/* monotonic ns: no connect before */
-static _Atomic uint64_t stall_until;	/* monotonic ns: writer stalled until */
+SHIM_HOT static _Atomic unsigned conn_gen;
+SHIM_HOT static _Atomic int conn_fd = -1; /* descriptor, -1 when none */
+SHIM_HOT static _Atomic uint64_t conn_dev; /* st_dev of our socket at connect */
+SHIM_HOT static _Atomic uint64_t conn_ino; /* st_ino of our socket at connect */
+SHIM_HOT static _Atomic int conn_busy;	/* try-flag for changes */
+SHIM_HOT static _Atomic uint64_t conn_retry_at; /* monotonic ns: no connect before */
+SHIM_HOT static _Atomic uint64_t stall_until; /* monotonic ns: writer stalled until */
 
 /*
  * The backlog ring, guarded by the try-flag bl_busy.  Each message is a
@@ -63,16 +63,16 @@ static _Atomic uint64_t stall_until;	/* monotonic ns: writer stalled until */
  * used until the reader passes them.  Records are ~150-400 bytes, so
  * this holds ~1,000 of them, where slots of the largest size held 64.
  */
-static struct {
+SHIM_HOT static struct {
 	size_t head;			/* offset of the next message to send */
 	size_t tail;			/* offset where the next one goes */
 	size_t used;			/* bytes taken, skipped ones included */
-	unsigned char data[BL_BYTES];	/* the queued messages */
 } bl;
-static _Atomic int bl_busy;
-static _Atomic unsigned bl_count;	/* queued messages, for a cheap check */
-static _Atomic uint64_t lost_first;	/* first lost pseq not yet reported */
-static _Atomic uint64_t lost_count;	/* lost records not yet reported */
+static unsigned char bl_data[BL_BYTES];	/* the queued messages */
+SHIM_HOT static _Atomic int bl_busy;
+SHIM_HOT static _Atomic unsigned bl_count; /* queued messages, for a cheap check */
+SHIM_HOT static _Atomic uint64_t lost_first; /* first lost pseq not yet reported */
+SHIM_HOT static _Atomic uint64_t lost_count; /* lost records not yet reported */
 
 /*
  * A process that shares (vfork, CLONE_VM) or copied our memory without
@@ -88,7 +88,7 @@ struct shim_side {
 	uint64_t dev, ino;		/* identity of FD at connect */
 	uint64_t quiet_until;		/* monotonic ns: no connect or wait before */
 };
-static struct shim_side side[SIDE_SLOTS];
+SHIM_HOT static struct shim_side side[SIDE_SLOTS];
 
 /* A consistent view of the connection. */
 struct conn {
@@ -99,31 +99,49 @@ struct conn {
 
 /* --- time and nonces ----------------------------------------------------- */
 
+/*
+ * The first clock reads of an image, or of a fork child, are system calls:
+ * in a new process the vDSO's code and data pages are two page faults
+ * (~7 us on a virtual machine), the price of dozens of system calls, and
+ * most processes make only a few records.  After CLOCK_SYSCALLS reads the
+ * vDSO, at tens of nanoseconds a read, takes over.
+ */
+#define CLOCK_SYSCALLS 8
+SHIM_HOT static _Atomic unsigned clock_calls;
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	if (atomic_load_explicit(&clock_calls, memory_order_relaxed) >=
+		    CLOCK_SYSCALLS ||
+	    (atomic_fetch_add_explicit(&clock_calls, 1, memory_order_relaxed),
+	     shim_sys_clock_gettime(id, &ts) != 0))
+		clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t
 shim_now_real(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_REALTIME);
 }
 
 uint64_t
 shim_now_mono(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 uint64_t
 shim_nonce(void)
 {
 	uint64_t v = 0;
-	if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v && v)
+	if (shim_sys_getrandom(&v, sizeof v, GRND_NONBLOCK) == (long)sizeof v && v)
 		return v;
 	/* No entropy yet (early boot) or no getrandom: mix what differs. */
 	v = shim_now_real() ^ (shim_now_mono() << 17) ^
-	    ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)&v;
+	    ((uint64_t)shim_sys_getpid() << 40) ^ (uint64_t)(uintptr_t)&v;
 	v ^= v >> 33;
 	v *= 0xff51afd7ed558ccdull;
 	v ^= v >> 33;
@@ -189,7 +207,7 @@ side_get(pid_t pid)
 static void
 ctx_fill(struct shim_ctx *c)
 {
-	pid_t pid = getpid();
+	pid_t pid = shim_sys_getpid();
 	if (__builtin_expect(pid == own_pid, 1)) {
 		c->side = NULL;
 		c->image = own_image;
@@ -239,7 +257,7 @@ static int
 conn_verify(const struct conn *k)
 {
 	struct stat st;
-	return fstat(k->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	return shim_sys_fstat(k->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	       (uint64_t)st.st_dev == k->dev && (uint64_t)st.st_ino == k->ino;
 }
 
@@ -265,7 +283,7 @@ conn_drop(const struct conn *k, int may_close)
 		return;
 	if (atomic_load(&conn_gen) == k->gen) {
 		if (may_close && conn_verify(k))
-			close(k->fd);
+			shim_sys_close(k->fd);
 		conn_publish(-1, 0, 0);
 	}
 	clear_flag(&conn_busy);
@@ -285,7 +303,8 @@ dup_high(int fd, uint64_t salt)
 {
 	struct rlimit rl;
 	long top = 1024;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	if (shim_sys_getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY &&
 	    (long)rl.rlim_cur < top)
 		top = (long)rl.rlim_cur;
 	long span = top / 4;
@@ -300,7 +319,7 @@ dup_high(int fd, uint64_t salt)
 		}
 	}
 	for (; base > 2; base /= 2) {
-		int hi = shim_real.fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+		int hi = shim_sys_fcntl(fd, F_DUPFD_CLOEXEC, base);
 		if (hi >= 0)
 			return hi;
 	}
@@ -314,7 +333,7 @@ move_high(int fd, uint64_t salt)
 	int hi = dup_high(fd, salt);
 	if (hi < 0)
 		return fd;
-	close(fd);
+	shim_sys_close(fd);
 	return hi;
 }
 
@@ -322,18 +341,16 @@ move_high(int fd, uint64_t salt)
  * Opens a connection to the writer.  With WAIT, a full listen queue (a
  * writer that is behind on accepting, or stopped) is waited for, at most
  * SEND_WAIT_MS; without, it fails at once.  Sends use MSG_DONTWAIT either
- * way.  Returns fd, or -1 with errno set (EAGAIN: the queue stayed full).
+ * way.  Returns fd, or -errno (-EAGAIN: the queue stayed full).  Keeps
+ * errno.
  */
 static int
 open_socket(int wait)
 {
-	if (!shim_conf.sock_ok || shim_real.connect == NULL ||
-	    shim_real.socket == NULL || shim_real.fcntl == NULL) {
-		errno = ENOSYS;
-		return -1;
-	}
-	int fd = shim_real.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
-				  (wait ? 0 : SOCK_NONBLOCK), 0);
+	if (!shim_conf.sock_ok)
+		return -ENOSYS;
+	int fd = shim_sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+				 (wait ? 0 : SOCK_NONBLOCK), 0);
 	if (fd < 0) {
 		/*
 		 * Refused by policy, not by a shortage (EMFILE, ENFILE,
@@ -342,25 +359,26 @@ open_socket(int wait)
 		 * unshimmed.  Its missing image_start is the writer's sign.
 		 * A vfork child shares our memory: it must not decide for us.
 		 */
-		int e = errno;
+		int e = -fd;
 		if ((e == EPERM || e == EACCES || e == ENOSYS ||
 		     e == EAFNOSUPPORT || e == EPROTONOSUPPORT) &&
-		    getpid() == own_pid)
+		    shim_sys_getpid() == own_pid)
 			atomic_store(&shim_off, 1);
-		return -1;
+		return fd;
 	}
 	if (wait) {
 		/* An AF_UNIX connect waits for room for SO_SNDTIMEO. */
 		struct timeval tv = { .tv_usec = SEND_WAIT_MS * 1000 };
+		int saved = errno;
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		errno = saved;
 	}
-	if (shim_real.connect(fd, (const struct sockaddr *)&shim_conf.sun,
-			      shim_conf.sunlen) != 0) {
+	int rc = shim_sys_connect(fd, (const struct sockaddr *)&shim_conf.sun,
+				  shim_conf.sunlen);
+	if (rc != 0) {
 		/* EAGAIN: the listen queue is full; treat as down. */
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
+		shim_sys_close(fd);
+		return rc;
 	}
 	return fd;
 }
@@ -396,11 +414,11 @@ conn_open(struct conn *k, int ignore_backoff)
 	if (fd >= 0) {
 		fd = move_high(fd, 0);
 		struct stat st;
-		if (fstat(fd, &st) == 0) {
+		if (shim_sys_fstat(fd, &st) == 0) {
 			conn_publish(fd, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
 			rc = conn_read(k);
 		} else {
-			close(fd);
+			shim_sys_close(fd);
 		}
 	}
 	if (rc != 0)
@@ -450,7 +468,7 @@ shim_step_aside(int fd)
 		return;
 	int saved = errno;
 	struct conn k;
-	if (getpid() == own_pid && try_flag(&conn_busy)) {
+	if (shim_sys_getpid() == own_pid && try_flag(&conn_busy)) {
 		if (conn_read(&k) == 0 && k.fd == fd) {
 			if (conn_verify(&k)) {
 				int hi = dup_high(fd, (uint64_t)(unsigned)fd + 1);
@@ -459,7 +477,7 @@ shim_step_aside(int fd)
 				else
 					conn_publish(-1, 0, 0);
 				/* A send in flight on FD now fails EBADF and retries. */
-				close(fd);
+				shim_sys_close(fd);
 			} else {
 				conn_publish(-1, 0, 0);	/* the number is the program's */
 			}
@@ -480,14 +498,14 @@ shim_yield_fd(void)
 {
 	int saved = errno, r = 0;
 	struct conn k;
-	pid_t pid = getpid();
+	pid_t pid = shim_sys_getpid();
 	struct shim_side *s;
 	if (pid != own_pid) {
 		/* A side process gives up its own connection, if it has one. */
 		if ((s = side_find(pid)) != NULL && try_flag(&s->busy)) {
 			k = (struct conn){ .fd = s->fd, .dev = s->dev, .ino = s->ino };
 			if (k.fd >= 0 && conn_verify(&k)) {
-				close(k.fd);
+				shim_sys_close(k.fd);
 				s->quiet_until = shim_now_mono() + RETRY_NS;
 				r = 1;
 			}
@@ -496,7 +514,7 @@ shim_yield_fd(void)
 		}
 	} else if (conn_read(&k) == 0 && try_flag(&conn_busy)) {
 		if (atomic_load(&conn_gen) == k.gen && conn_verify(&k)) {
-			close(k.fd);
+			shim_sys_close(k.fd);
 			conn_publish(-1, 0, 0);
 			atomic_store(&conn_retry_at, shim_now_mono() + RETRY_NS);
 			r = 1;
@@ -521,9 +539,10 @@ static int
 send_one(int fd, const void *msg, size_t len, int *wait)
 {
 	for (int tries = 0; tries < 4; tries++) {
-		if (send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+		long n = shim_sys_send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
 			return 0;
-		int e = errno;
+		int e = (int)-n;
 		if (e == EINTR)
 			continue;
 		if ((e == EAGAIN || e == EWOULDBLOCK) && *wait > 0) {
@@ -582,13 +601,13 @@ queue(struct shim_ctx *c, const void *msg, size_t len, uint64_t pseq)
 	}
 	if (skip) {
 		if (skip >= 2)
-			bl.data[bl.tail] = bl.data[bl.tail + 1] = 0;
+			bl_data[bl.tail] = bl_data[bl.tail + 1] = 0;
 		bl.used += skip;
 		bl.tail = 0;
 	}
-	bl.data[bl.tail] = (unsigned char)len;
-	bl.data[bl.tail + 1] = (unsigned char)(len >> 8);
-	memcpy(bl.data + bl.tail + 2, msg, len);
+	bl_data[bl.tail] = (unsigned char)len;
+	bl_data[bl.tail + 1] = (unsigned char)(len >> 8);
+	memcpy(bl_data + bl.tail + 2, msg, len);
 	bl.tail = (bl.tail + need) % BL_BYTES;
 	bl.used += need;
 	atomic_fetch_add(&bl_count, 1);
@@ -610,7 +629,7 @@ send_gap(int fd, struct shim_ctx *c, int *wait)
 	wire_put_u64(&e, WT_PSEQ, shim_pseq_next(c));
 	wire_put_u64(&e, WT_IMAGE, c->image);
 	wire_put_u64(&e, WT_TIME, shim_now_real());
-	wire_put_u64(&e, WT_PPID, (uint64_t)getppid());
+	wire_put_u64(&e, WT_PPID, (uint64_t)shim_sys_getppid());
 	wire_put_u64(&e, WT_OUTCOME, WO_OK);
 	wire_put_u64(&e, WT_LOST_FIRST, first);
 	wire_put_u64(&e, WT_LOST_COUNT, count);
@@ -646,14 +665,14 @@ flush(int fd, struct shim_ctx *c, int *wait, int *sent)
 	int rc = 0;
 	while (atomic_load(&bl_count) != 0) {
 		size_t n = BL_BYTES - bl.head < 2 ? 0 :
-			   bl.data[bl.head] | (size_t)bl.data[bl.head + 1] << 8;
+			   bl_data[bl.head] | (size_t)bl_data[bl.head + 1] << 8;
 		if (n == 0) {
 			/* Skipped bytes to the end; the next message is at 0. */
 			bl.used -= BL_BYTES - bl.head;
 			bl.head = 0;
 			continue;
 		}
-		rc = send_one(fd, bl.data + bl.head + 2, n, wait);
+		rc = send_one(fd, bl_data + bl.head + 2, n, wait);
 		if (rc != 0)
 			break;
 		bl.head = (bl.head + 2 + n) % BL_BYTES;
@@ -735,7 +754,7 @@ send_transient(const void *msg, size_t len, int wait)
 	/* A fresh, empty socket buffer: a blocking-free send suffices. */
 	int w = SEND_WAIT_MS;
 	int ok = send_one(fd, msg, len, &w) == 0;
-	close(fd);
+	shim_sys_close(fd);
 	return ok;
 }
 
@@ -790,15 +809,15 @@ side_conn(struct shim_side *s, int private, int *wait, int *transient)
 	int fd = open_socket(*wait);
 	if (fd < 0) {
 		/* A queue that stayed full is a stall: wait once per stall. */
-		int waited = *wait && errno == EAGAIN;
+		int waited = *wait && fd == -EAGAIN;
 		*wait = 0;
 		s->quiet_until = now + (waited ? STALL_NS : RETRY_NS);
 		return -1;
 	}
 	fd = move_high(fd, s->image);
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
+	if (shim_sys_fstat(fd, &st) != 0) {
+		shim_sys_close(fd);
 		return -1;
 	}
 	if (!private && table_shared(fd, &st)) {
@@ -823,7 +842,7 @@ side_send(struct shim_side *s, int private, const void *msg, size_t len,
 			return 0;
 		int rc = send_one(fd, msg, len, wait);
 		if (transient)
-			close(fd);
+			shim_sys_close(fd);
 		if (rc == 0) {
 			s->quiet_until = 0;
 			return 1;
@@ -835,7 +854,7 @@ side_send(struct shim_side *s, int private, const void *msg, size_t len,
 		}
 		if (!transient && s->fd == fd) {
 			if (is_conn_error(-rc))
-				close(fd);	/* verified by side_conn */
+				shim_sys_close(fd);	/* verified by side_conn */
 			s->fd = -1;
 		}
 		if (!is_conn_error(-rc) && !is_not_ours(-rc))
@@ -896,13 +915,13 @@ side_ready(struct shim_side *s)
 		int fd = side_conn(s, owner, &wait, &transient);
 		ok = fd >= 0;
 		if (ok && transient)
-			close(fd);
+			shim_sys_close(fd);
 		clear_flag(&s->busy);
 	} else {
 		int fd = open_socket(0);
 		ok = fd >= 0;
 		if (ok)
-			close(fd);
+			shim_sys_close(fd);
 	}
 	return ok;
 }
@@ -969,32 +988,46 @@ shim_pre(struct shim_ctx *c)
 void
 shim_emit_start(void)
 {
-	own_pid = getpid();
+	own_pid = shim_sys_getpid();
 	own_image = shim_nonce();
 }
 
+/* Stores 0 in an atomic that is not 0 already: a read faults no page in. */
+#define ZERO_IF_SET(v)                        \
+	do {                                  \
+		if (atomic_load(&(v)) != 0)   \
+			atomic_store(&(v), 0); \
+	} while (0)
+
+/*
+ * Only what differs is written: in a fork child each page written is a
+ * copy-on-write fault, and the backlog's bookkeeping and the side slots
+ * are nearly always clear already.
+ */
 void
 shim_emit_atfork_child(void)
 {
-	own_pid = getpid();
+	own_pid = shim_sys_getpid();
 	own_image = shim_nonce();
-	atomic_store(&own_pseq, 0);
-	atomic_store(&stall_until, 0);
-	atomic_store(&conn_retry_at, 0);
+	atomic_store_explicit(&clock_calls, 0, memory_order_relaxed);
+	ZERO_IF_SET(own_pseq);
+	ZERO_IF_SET(stall_until);
+	ZERO_IF_SET(conn_retry_at);
 	/* The parent's backlog and losses are the parent's to report. */
-	bl.head = bl.tail = bl.used = 0;
-	atomic_store(&bl_count, 0);
-	atomic_store(&lost_first, 0);
-	atomic_store(&lost_count, 0);
-	clear_flag(&bl_busy);
-	clear_flag(&conn_busy);
+	if (bl.head != 0 || bl.tail != 0 || bl.used != 0)
+		bl.head = bl.tail = bl.used = 0;
+	ZERO_IF_SET(bl_count);
+	ZERO_IF_SET(lost_first);
+	ZERO_IF_SET(lost_count);
+	ZERO_IF_SET(bl_busy);
+	ZERO_IF_SET(conn_busy);
 	/* A change in flight in another parent thread: forget, keep nothing. */
 	if (atomic_load(&conn_gen) & 1) {
 		atomic_store(&conn_fd, -1);
 		atomic_fetch_add(&conn_gen, 1);
 	}
 	for (int i = 0; i < SIDE_SLOTS; i++)
-		atomic_store(&side[i].pid, 0);
+		ZERO_IF_SET(side[i].pid);
 }
 
 /*
@@ -1029,7 +1062,7 @@ shim_emit_exit(void)
 			break;
 		wait = 0;	/* a full one: the next takes over */
 		rc = flush(fd, &c, &wait, &(int){ 0 });
-		close(fd);
+		shim_sys_close(fd);
 	}
 	shim_guard = 0;
 }

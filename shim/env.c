@@ -23,10 +23,28 @@ static const char preload_key[] = "LD_PRELOAD=";
 static const char sock_key[] = "AUDITSHIM_SOCKET=";
 #define SOCK_KEYLEN (sizeof sock_key - 1)
 
+/*
+ * Byte loops, not libc's string functions, for what runs in every fork
+ * child before exec: each libc function lies on its own text page, and a
+ * fork child faults in every one it touches (see sys.h).
+ */
 static int
 has_prefix(const char *s, const char *p, size_t n)
 {
-	return strncmp(s, p, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != p[i])
+			return 0;
+	return 1;
+}
+
+/* strcspn(S, ": "): the loader splits LD_PRELOAD on both. */
+static size_t
+preload_item(const char *s)
+{
+	size_t n = 0;
+	while (s[n] != '\0' && s[n] != ':' && s[n] != ' ')
+		n++;
+	return n;
 }
 
 /* The loader's effective entry: the last LD_PRELOAD= in ENVP, or -1. */
@@ -63,7 +81,7 @@ same_cwd_as_load(void)
 static int
 names_self(const char *t, size_t n)
 {
-	if (n == shim_conf.self_len && memcmp(t, shim_conf.self, n) == 0)
+	if (n == shim_conf.self_len && has_prefix(t, shim_conf.self, n))
 		return 1;
 	if (memchr(t, '/', n) == NULL) {
 		/* Found through the library search path, as we were. */
@@ -88,7 +106,7 @@ shim_env_has_self(char *const *envp)
 	/* The loader splits on both ':' and ' '. */
 	const char *p = envp[i] + PRELOAD_KEYLEN;
 	while (*p) {
-		size_t n = strcspn(p, ": ");
+		size_t n = preload_item(p);
 		if (n > 0 && names_self(p, n))
 			return 1;
 		p += n;
@@ -110,7 +128,7 @@ shim_env_capture(const char *v, size_t cap)
 	if (v == NULL || shim_conf.self_len == 0)
 		return;
 	while (*v) {
-		size_t k = strcspn(v, ": ");
+		size_t k = preload_item(v);
 		const char *item = v;
 		size_t il = k;
 		if (k > 0 && !found && names_self(v, k)) {
@@ -294,7 +312,8 @@ elf_reason(int fd, const unsigned char *h, size_t n)
 		uint64_t off = (uint64_t)eh.e_phoff + (uint64_t)i * sizeof ph;
 		if (off + sizeof ph <= n)
 			memcpy(&ph, h + off, sizeof ph);
-		else if (pread(fd, &ph, sizeof ph, (off_t)off) != (ssize_t)sizeof ph)
+		else if (shim_sys_pread(fd, &ph, sizeof ph, (off_t)off) !=
+			 (long)sizeof ph)
 			return NULL;
 		if (ph.p_type == PT_INTERP)
 			return NULL;
@@ -309,25 +328,28 @@ elf_reason(int fd, const unsigned char *h, size_t n)
 static __attribute__((noinline)) const char *
 inspect(int dirfd, const char *path, int fd, char *who, size_t cap, int depth)
 {
-	unsigned char h[4096];
+	/*
+	 * Enough for a "#!" line (the kernel reads 256 bytes) and the program
+	 * headers of a usual ELF file; elf_reason reads any further ones.
+	 */
+	unsigned char h[1024];
 	struct stat st;
 	int own = 0;
 	const char *reason = NULL;
 
 	if (path != NULL) {
-		if (fstatat(dirfd, path, &st, 0) != 0 || !S_ISREG(st.st_mode))
+		if (shim_sys_fstatat(dirfd, path, &st, 0) != 0 ||
+		    !S_ISREG(st.st_mode))
 			return NULL;
-		if (shim_real.openat != NULL)
-			fd = shim_real.openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-		else
-			fd = -1;
+		fd = shim_sys_openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)	/* execute-only: the mode bits still tell */
 			return privilege_reason(&st);
 		own = 1;
-	} else if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	} else if (fd < 0 || shim_sys_fstat(fd, &st) != 0 ||
+		   !S_ISREG(st.st_mode)) {
 		return NULL;
 	}
-	ssize_t n = pread(fd, h, sizeof h, 0);
+	long n = shim_sys_pread(fd, h, sizeof h, 0);
 	if (n >= 2 && h[0] == '#' && h[1] == '!') {
 		/* The kernel ignores set-id bits on scripts; see the interpreter. */
 		if (depth == 0) {
@@ -352,14 +374,15 @@ inspect(int dirfd, const char *path, int fd, char *who, size_t cap, int depth)
 		 * File capabilities raise privilege (AT_SECURE, preload
 		 * dropped) unless the caller holds them all already: root.
 		 */
-		if (reason == NULL && geteuid() != 0 &&
-		    fgetxattr(fd, "security.capability", NULL, 0) > 0)
+		if (reason == NULL && shim_sys_geteuid() != 0 &&
+		    shim_sys_fgetxattr(fd, "security.capability", NULL, 0) > 0)
 			reason = "file capabilities";
-		if (reason == NULL && n >= 4 && memcmp(h, ELFMAG, SELFMAG) == 0)
+		if (reason == NULL && n >= SELFMAG &&
+		    has_prefix((const char *)h, ELFMAG, SELFMAG))
 			reason = elf_reason(fd, h, (size_t)n);
 	}
 	if (own)
-		close(fd);
+		shim_sys_close(fd);
 	return reason;
 }
 

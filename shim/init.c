@@ -18,9 +18,9 @@
 
 #include "auditshim_config.h"
 
-struct shim_real shim_real;
+SHIM_HOT struct shim_real shim_real;
 struct shim_conf shim_conf;
-_Atomic int shim_init_state;
+SHIM_HOT _Atomic int shim_init_state;
 __thread int shim_guard __attribute__((tls_model("initial-exec")));
 
 /* The thread running shim_init_slow(), so a nested hook does not wait. */
@@ -291,6 +291,25 @@ configure(void)
 				 st.left < SHIM_PRELOAD_MAX ? st.left : SHIM_PRELOAD_MAX);
 }
 
+#ifdef __GLIBC__
+/* What pthread_atfork in libc_nonshared.a calls. */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void),
+			     void (*child)(void), void *dso);
+extern void *__dso_handle __attribute__((visibility("hidden")));
+
+int
+shim_atfork(void (*child)(void))
+{
+	return __register_atfork(NULL, NULL, child, __dso_handle);
+}
+#else
+int
+shim_atfork(void (*child)(void))
+{
+	return pthread_atfork(NULL, NULL, child);
+}
+#endif
+
 static void
 atfork_child(void)
 {
@@ -308,7 +327,7 @@ shim_init_slow(void)
 		resolve_all();
 		configure();
 		shim_emit_start();		/* pid, image nonce */
-		pthread_atfork(NULL, NULL, atfork_child);
+		shim_atfork(atfork_child);
 		init_running = 0;
 		atomic_store_explicit(&shim_init_state, 2, memory_order_release);
 		errno = saved;
@@ -340,7 +359,7 @@ image_start(int argc, char **argv)
 		return;		/* fail-closed refusals do not apply here */
 	rec_begin(&r, buf, sizeof buf, &c, WE_IMAGE_START, NULL);
 	rec_result(&r, WO_OK, 0, 0);
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	long n = shim_sys_readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n > 0) {
 		exe[n] = '\0';
 		rec_str(&r, WT_TARGET, exe, 4096, WIRE_TRUNC_TARGET);

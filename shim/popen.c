@@ -82,7 +82,7 @@ popen_atfork_child(void)
 static void
 popen_register(void)
 {
-	pthread_atfork(NULL, NULL, popen_atfork_child);
+	shim_atfork(popen_atfork_child);
 }
 
 static void

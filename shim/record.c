@@ -42,6 +42,15 @@ fd_proc_path(char *p, int fd)
 	p[n] = '\0';
 }
 
+__attribute__((noinline)) size_t
+shim_strlen(const char *s)
+{
+	for (size_t n = 0; n < 256; n++)
+		if (s[n] == '\0')
+			return n;
+	return 256 + strlen(s + 256);
+}
+
 void
 rec_begin(struct shim_rec *r, void *buf, size_t cap, struct shim_ctx *c,
 	  enum wire_event ev, const char *api)
@@ -57,9 +66,9 @@ rec_begin(struct shim_rec *r, void *buf, size_t cap, struct shim_ctx *c,
 	wire_put_u64(&r->e, WT_PSEQ, r->pseq);
 	wire_put_u64(&r->e, WT_IMAGE, c->image);
 	wire_put_u64(&r->e, WT_TIME, shim_now_real());
-	wire_put_u64(&r->e, WT_PPID, (uint64_t)getppid());
+	wire_put_u64(&r->e, WT_PPID, (uint64_t)shim_sys_getppid());
 	if (api != NULL)
-		wire_put_str(&r->e, WT_API, api, strlen(api));
+		wire_put_str(&r->e, WT_API, api, shim_strlen(api));
 	if (shim_conf.agent_len)
 		rec_str(r, WT_AGENT, shim_conf.agent, 0, 0);
 }
@@ -93,14 +102,15 @@ void
 rec_str(struct shim_rec *r, enum wire_tag tag, const char *s, size_t minroom,
 	unsigned tbit)
 {
-	put_cut(r, tag, s, strlen(s), minroom, tbit);
+	put_cut(r, tag, s, shim_strlen(s), minroom, tbit);
 }
 
 /*
- * Scratch space for composing a value that is then appended without the
- * copy overlapping itself: the value lands at [dst, dst+n) right after the
- * next field header, the scratch is the last *CAP bytes of the buffer, and
- * *CAP is small enough that the two never meet.
+ * Where a value composed in place goes (the next field's value, see
+ * wire_enc_next), with *CAP bytes of room that leave MINROOM for later
+ * fields; appended by wire_put_placed without a copy.  In place, not at
+ * the far end of the buffer: that would be one more stack page to fault
+ * in, in every fork child that execs.
  */
 static char *
 scratch(struct shim_rec *r, size_t minroom, size_t *cap)
@@ -110,11 +120,8 @@ scratch(struct shim_rec *r, size_t minroom, size_t *cap)
 		*cap = 0;
 		return NULL;
 	}
-	size_t usable = room - minroom - TRUNC_ROOM;
-	if (usable > room / 2)
-		usable = room / 2;
-	*cap = usable;
-	return (char *)r->buf + r->cap - usable;
+	*cap = room - minroom - TRUNC_ROOM;
+	return (char *)wire_enc_next(&r->e);
 }
 
 /* Reads the target of /proc/self/fd/FD into OUT.  Returns its length or -1. */
@@ -123,7 +130,7 @@ fd_link(int fd, char *out, size_t cap, int *cut)
 {
 	char p[32];
 	fd_proc_path(p, fd);
-	ssize_t n = readlink(p, out, cap);
+	long n = shim_sys_readlink(p, out, cap);
 	if (n < 0)
 		return -1;
 	if ((size_t)n == cap)
@@ -150,20 +157,21 @@ rec_path(struct shim_rec *r, enum wire_tag tag, int dirfd, const char *path,
 	int cut = 0;
 	ssize_t n;
 	if (dirfd == AT_FDCWD) {
-		n = getcwd(s, cap) != NULL ? (ssize_t)strlen(s) : -1;
-		if (n < 0 && errno == ERANGE)
+		long c = shim_sys_getcwd(s, cap);
+		n = c >= 0 ? (ssize_t)c : -1;
+		if (c == -ERANGE)
 			cut = 1;
 	} else {
 		n = fd_link(dirfd, s, cap, &cut);
 	}
 	if (n < 0) {
 		/* No base to join to: keep the path as given, flagged. */
-		put_cut(r, tag, path, strlen(path), minroom, tbit);
+		put_cut(r, tag, path, shim_strlen(path), minroom, tbit);
 		r->trunc |= tbit;
 		return;
 	}
 	size_t len = (size_t)n;
-	size_t pl = strlen(path);
+	size_t pl = shim_strlen(path);
 	if (pl > 0) {
 		if (len < cap && (len == 0 || s[len - 1] != '/'))
 			s[len++] = '/';
@@ -175,7 +183,7 @@ rec_path(struct shim_rec *r, enum wire_tag tag, int dirfd, const char *path,
 	}
 	if (cut)
 		r->trunc |= tbit;
-	if (wire_put_str(&r->e, tag, s, len) != 0)
+	if (wire_put_placed(&r->e, tag, len) != 0)
 		r->trunc |= tbit;
 }
 
@@ -200,7 +208,7 @@ rec_fdpath(struct shim_rec *r, enum wire_tag tag, int fd, size_t minroom,
 	}
 	if (cut)
 		r->trunc |= tbit;
-	if (wire_put_str(&r->e, tag, s, (size_t)n) != 0)
+	if (wire_put_placed(&r->e, tag, (size_t)n) != 0)
 		r->trunc |= tbit;
 }
 
@@ -209,11 +217,12 @@ rec_cwd(struct shim_rec *r, enum wire_tag tag, size_t minroom, unsigned tbit)
 {
 	size_t cap;
 	char *s = scratch(r, minroom, &cap);
-	if (s == NULL || getcwd(s, cap) == NULL) {
+	long n = s != NULL ? shim_sys_getcwd(s, cap) : -1;
+	if (n < 0) {
 		r->trunc |= tbit;
 		return;
 	}
-	if (wire_put_str(&r->e, tag, s, strlen(s)) != 0)
+	if (wire_put_placed(&r->e, tag, (size_t)n) != 0)
 		r->trunc |= tbit;
 }
 
@@ -305,7 +314,7 @@ rec_argv(struct shim_rec *r, char *const argv[])
 	uint64_t argc = 0, arglen = 0;
 	if (argv != NULL)
 		for (; argv[argc] != NULL; argc++)
-			arglen += strlen(argv[argc]) + 1;
+			arglen += shim_strlen(argv[argc]) + 1;
 	rec_u64(r, WT_ARGC, argc);
 	rec_u64(r, WT_ARGLEN, arglen);
 	for (uint64_t i = 0; i < argc; i++) {
@@ -314,7 +323,7 @@ rec_argv(struct shim_rec *r, char *const argv[])
 			break;
 		}
 		int rc = wire_put_str_trunc(&r->e, WT_ARG, argv[i],
-					    strlen(argv[i]), TRUNC_ROOM);
+					    shim_strlen(argv[i]), TRUNC_ROOM);
 		if (rc != 0) {
 			r->trunc |= WIRE_TRUNC_ARGV;
 			break;

@@ -39,8 +39,9 @@ wire_enc_room(const struct wire_enc *e)
 	return room > 0xffff ? 0xffff : room;
 }
 
+/* Writes the header of a field of LEN bytes; the value follows it. */
 static int
-put_raw(struct wire_enc *e, enum wire_tag tag, const void *v, size_t len)
+put_hdr(struct wire_enc *e, enum wire_tag tag, size_t len)
 {
 	if (e->nfields >= WIRE_MAX_FIELDS || len > 0xffff ||
 	    e->len + WIRE_FIELD_HDR_LEN + len > e->cap)
@@ -48,11 +49,31 @@ put_raw(struct wire_enc *e, enum wire_tag tag, const void *v, size_t len)
 	unsigned char *p = e->buf + e->len;
 	wire_le16(p, (uint16_t)tag);
 	wire_le16(p + 2, (uint16_t)len);
-	if (len)
-		memcpy(p + WIRE_FIELD_HDR_LEN, v, len);
 	e->len += WIRE_FIELD_HDR_LEN + len;
 	e->nfields++;
 	return 0;
+}
+
+static int
+put_raw(struct wire_enc *e, enum wire_tag tag, const void *v, size_t len)
+{
+	unsigned char *dst = wire_enc_next(e);
+	int rc = put_hdr(e, tag, len);
+	if (rc == 0 && len)
+		memcpy(dst, v, len);
+	return rc;
+}
+
+unsigned char *
+wire_enc_next(const struct wire_enc *e)
+{
+	return e->buf + e->len + WIRE_FIELD_HDR_LEN;
+}
+
+int
+wire_put_placed(struct wire_enc *e, enum wire_tag tag, size_t len)
+{
+	return put_hdr(e, tag, len);
 }
 
 int

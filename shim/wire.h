@@ -158,6 +158,13 @@ int wire_put_str(struct wire_enc *e, enum wire_tag tag, const char *s, size_t le
  */
 int wire_put_str_trunc(struct wire_enc *e, enum wire_tag tag, const char *s,
 		       size_t len, size_t minroom);
+/*
+ * Where the value of the next field goes, for a value composed in place
+ * (at most wire_enc_room() bytes), then appended by wire_put_placed
+ * without a copy.  Returns 0 or WIRE_ENOSPC (nothing written).
+ */
+unsigned char *wire_enc_next(const struct wire_enc *e);
+int wire_put_placed(struct wire_enc *e, enum wire_tag tag, size_t len);
 /* Writes the header's count and length. Returns the message length. */
 size_t wire_enc_finish(struct wire_enc *e);
 
