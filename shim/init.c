@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "auditshim_config.h"
+#include "lookup.h"
 
 SHIM_HOT struct shim_real shim_real;
 struct shim_conf shim_conf;
@@ -26,10 +27,12 @@ __thread int shim_guard __attribute__((tls_model("initial-exec")));
 /* The thread running shim_init_slow(), so a nested hook does not wait. */
 static __thread int init_running __attribute__((tls_model("initial-exec")));
 
+/* The next NAME: from the hash tables (lookup.c), else from dlsym. */
 static void *
-next_sym(const char *name)
+next_sym(const struct shim_next *nx, const char *name)
 {
-	return dlsym(RTLD_NEXT, name);
+	void *p = shim_next_sym(nx, name);
+	return p != NULL ? p : dlsym(RTLD_NEXT, name);
 }
 
 /* NAME at VERSION, else the default version (other ABIs, other libcs). */
@@ -41,10 +44,10 @@ next_vsym(const char *name, const char *version)
 }
 
 static void
-resolve_all(void)
+resolve_all(const struct shim_next *nx)
 {
 	struct shim_real *r = &shim_real;
-#define R(field, name) r->field = (__typeof__(r->field))next_sym(name)
+#define R(field, name) r->field = (__typeof__(r->field))next_sym(nx, name)
 	/* First: the descriptor hooks fall back on it while the rest resolves. */
 	R(syscall, "syscall");
 	R(execve, "execve");
@@ -216,8 +219,9 @@ load_cwd(struct strs *s)
 	return c->load_cwd;
 }
 
+/* SELF_NAME: the loader's name for this library (NULL: ask dladdr). */
 static void
-configure(void)
+configure(const char *self_name)
 {
 	struct shim_conf *c = &shim_conf;
 	struct strs st = { c->strs, sizeof c->strs };
@@ -265,8 +269,10 @@ configure(void)
 	}
 
 	Dl_info info;
-	if (dladdr((void *)&configure, &info) != 0 && info.dli_fname != NULL) {
-		const char *f = info.dli_fname;
+	if (self_name == NULL && dladdr((void *)&configure, &info) != 0)
+		self_name = info.dli_fname;
+	if (self_name != NULL) {
+		const char *f = self_name;
 		size_t n = strnlen(f, 4095);
 		memcpy(st.p, f, n);
 		st.p[n] = '\0';
@@ -324,8 +330,10 @@ shim_init_slow(void)
 	if (atomic_compare_exchange_strong(&shim_init_state, &expect, 1)) {
 		int saved = errno;
 		init_running = 1;
-		resolve_all();
-		configure();
+		struct shim_next nx;
+		shim_next_init(&nx, (const void *)&shim_init_slow);
+		resolve_all(&nx);
+		configure(nx.self_name);
 		shim_emit_start();		/* pid, image nonce */
 		shim_atfork(atfork_child);
 		init_running = 0;
