@@ -361,18 +361,17 @@ image_start(int argc, char **argv)
 	unsigned char buf[SHIM_MSG_MAX];
 	struct shim_rec r;
 	struct shim_ctx c;
-	char exe[4096];
+	size_t n;
 
 	if (shim_pre(&c) != SHIM_GO)
 		return;		/* fail-closed refusals do not apply here */
 	rec_begin(&r, buf, sizeof buf, &c, WE_IMAGE_START, NULL);
 	rec_result(&r, WO_OK, 0, 0);
-	long n = shim_sys_readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		rec_str(&r, WT_TARGET, exe, 4096, WIRE_TRUNC_TARGET);
-		rec_str(&r, WT_EXE, exe, 4096, WIRE_TRUNC_EXE);
-	}
+	/* Read into the record in place: no second 4 KiB of stack to fault in. */
+	const char *exe = rec_link(&r, WT_TARGET, "/proc/self/exe", 4096,
+				   WIRE_TRUNC_TARGET, &n);
+	if (exe != NULL)
+		rec_strn(&r, WT_EXE, exe, n, 4096, WIRE_TRUNC_EXE);
 	rec_u64(&r, WT_FLAGS, shim_conf.secure ? 1 : 0);
 	rec_cwd(&r, WT_CWD, 2048, WIRE_TRUNC_CWD);
 	/* glibc passes (argc, argv, envp) to constructors. */

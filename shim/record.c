@@ -105,6 +105,13 @@ rec_str(struct shim_rec *r, enum wire_tag tag, const char *s, size_t minroom,
 	put_cut(r, tag, s, shim_strlen(s), minroom, tbit);
 }
 
+void
+rec_strn(struct shim_rec *r, enum wire_tag tag, const char *s, size_t len,
+	 size_t minroom, unsigned tbit)
+{
+	put_cut(r, tag, s, len, minroom, tbit);
+}
+
 /*
  * Where a value composed in place goes (the next field's value, see
  * wire_enc_next), with *CAP bytes of room that leave MINROOM for later
@@ -185,6 +192,29 @@ rec_path(struct shim_rec *r, enum wire_tag tag, int dirfd, const char *path,
 		r->trunc |= tbit;
 	if (wire_put_placed(&r->e, tag, len) != 0)
 		r->trunc |= tbit;
+}
+
+const char *
+rec_link(struct shim_rec *r, enum wire_tag tag, const char *link,
+	 size_t minroom, unsigned tbit, size_t *len)
+{
+	size_t cap;
+	char *s = scratch(r, minroom, &cap);
+	if (s == NULL) {
+		r->trunc |= tbit;
+		return NULL;
+	}
+	long n = shim_sys_readlink(link, s, cap);
+	if (n <= 0)
+		return NULL;
+	if ((size_t)n == cap)
+		r->trunc |= tbit;
+	if (wire_put_placed(&r->e, tag, (size_t)n) != 0) {
+		r->trunc |= tbit;
+		return NULL;
+	}
+	*len = (size_t)n;
+	return s;
 }
 
 void

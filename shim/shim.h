@@ -338,6 +338,16 @@ void rec_u64(struct shim_rec *r, enum wire_tag tag, uint64_t v);
 /* Appends a string, cut to fit while keeping MINROOM; sets TBIT if cut. */
 void rec_str(struct shim_rec *r, enum wire_tag tag, const char *s,
 	     size_t minroom, unsigned tbit);
+/* rec_str for LEN bytes of S (S may lie in the record itself, before). */
+void rec_strn(struct shim_rec *r, enum wire_tag tag, const char *s, size_t len,
+	      size_t minroom, unsigned tbit);
+/*
+ * Appends the target of the symbolic link LINK (readlink), read straight
+ * into the record.  Returns the stored value and its length in *LEN, or
+ * NULL (nothing appended) if LINK cannot be read.
+ */
+const char *rec_link(struct shim_rec *r, enum wire_tag tag, const char *link,
+		     size_t minroom, unsigned tbit, size_t *len);
 /* Appends PATH made absolute against DIRFD (AT_FDCWD: the cwd). */
 void rec_path(struct shim_rec *r, enum wire_tag tag, int dirfd,
 	      const char *path, size_t minroom, unsigned tbit);
