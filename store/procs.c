@@ -7,6 +7,7 @@
  * records.  proc_state rows persist the tracking across restarts.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -199,12 +200,19 @@ proc_stat(pid_t pid, int64_t *ppid, unsigned long long *start)
 	char path[64], buf[1024];
 	int rc = -1;
 
+	/* open/read, not stdio: one of these per new process, most of them
+	 * for processes already gone, and fopen adds an fstat and a malloc. */
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
+	ssize_t n;
+	do
+		n = read(fd, buf, sizeof buf - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return -1;
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: parse after the last ')'. */
 	char *p = strrchr(buf, ')');
