@@ -21,6 +21,9 @@
  * hash table, an IFUNC (its resolver must run), a name not found (a
  * dlopen()ed shim, whose scope is its own).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* dl_iterate_phdr */
+#endif
 #include "lookup.h"
 
 #include <elf.h>
