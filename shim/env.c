@@ -386,12 +386,10 @@ inspect(int dirfd, const char *path, int fd, char *who, size_t cap, int depth)
 	return reason;
 }
 
+/* Keeps errno: inspect() makes its system calls through sys.h. */
 const char *
 shim_blind_reason(int dirfd, const char *path, int fd, char *who, size_t cap)
 {
-	int saved = errno;
 	who[0] = '\0';
-	const char *r = inspect(dirfd, path, fd, who, cap, 0);
-	errno = saved;
-	return r;
+	return inspect(dirfd, path, fd, who, cap, 0);
 }

@@ -130,12 +130,16 @@ call_real(enum xkind kind, int dirfd, const char *path, int fd,
 /*
  * The common exec path.  The re-entry guard is never held across the real
  * call: a vfork child shares it with its suspended parent.
+ *
+ * errno is not saved and restored here: an exec that succeeds does not
+ * return, and one that fails sets errno, so errno at entry never reaches
+ * the caller.  Not touching it spares a fork child about to exec a page
+ * fault on libc's errno code.
  */
 static int
 do_exec(const char *api, enum xkind kind, int dirfd, const char *path, int fd,
 	char *const argv[], char *const envp[], int flags)
 {
-	int saved = errno;
 	shim_ensure_init();
 	if (!have_real(kind)) {
 		errno = ENOSYS;
@@ -148,10 +152,8 @@ do_exec(const char *api, enum xkind kind, int dirfd, const char *path, int fd,
 	char val[SHIM_PRELOAD_MAX];
 	int too_big;
 	char *const *ep = shim_env_doctor(envp, envout, val, &too_big);
-	if (pre == SHIM_PASS) {
-		errno = saved;
+	if (pre == SHIM_PASS)
 		return call_real(kind, dirfd, path, fd, argv, ep, flags);
-	}
 
 	char cand[4096];
 	struct xtarget t = { .dirfd = AT_FDCWD, .path = path, .fd = -1 };
@@ -179,7 +181,6 @@ do_exec(const char *api, enum xkind kind, int dirfd, const char *path, int fd,
 	}
 	/* A successful exec discards the backlog with the image. */
 	shim_emit_exit();
-	errno = saved;
 	int r = call_real(kind, dirfd, path, fd, argv, ep, flags);
 	int e = errno;
 	exec_record(&c, WE_EXEC, api, WO_ERROR, r, e, &t, argv);
