@@ -581,7 +581,10 @@ proc_create(struct writer *w, pid_t pid, uint64_t image, int64_t claimed_ppid,
 
 	if (t->count >= PROCS_MAX)
 		prune(w);
-	if (proc_stat(pid, &kppid, &start) < 0) {
+	/* Most short-lived processes have exited by now: then /proc has
+	 * nothing more on them, and their exe is not looked for either. */
+	bool gone = proc_stat(pid, &kppid, &start) < 0;
+	if (gone) {
 		kppid = -1;
 		start = 0;
 	}
@@ -638,7 +641,7 @@ proc_create(struct writer *w, pid_t pid, uint64_t image, int64_t claimed_ppid,
 						: claimed_ppid, start) : NULL;
 	if (par && par->exe)
 		e->exe = strdup(par->exe);
-	else
+	else if (!gone)
 		e->exe = proc_exe(pid);
 	/* Shimmed ancestors that have sent nothing join the session now, so
 	 * that this process's siblings find it through them. */
