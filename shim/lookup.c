@@ -18,8 +18,8 @@
  * local, of a code or data type), and of several versions of a name the
  * one that is not hidden (the '@@' default).  Whatever this does not
  * handle gives NULL, and the caller asks dlsym: an object without a GNU
- * hash table, an IFUNC (its resolver must run), a name not found (a
- * dlopen()ed shim, whose scope is its own).
+ * hash table and any after it, an IFUNC (its resolver must run), a name
+ * not found (a dlopen()ed shim, whose scope is its own).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* dl_iterate_phdr */
@@ -129,11 +129,14 @@ collect(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	if (w->vdso != 0 && info->dlpi_addr == w->vdso)
 		return 0;
+	/*
+	 * The search stops before an object it cannot read (or past the
+	 * last it has room for): a name found before it is still the first
+	 * definition, and one not found is left to dlsym.
+	 */
 	if (n->count == SHIM_NEXT_OBJS ||
-	    object_tables(&n->obj[n->count], info) != 0) {
-		n->usable = 0;	/* cannot see all of the scope: ask dlsym */
+	    object_tables(&n->obj[n->count], info) != 0)
 		return 1;
-	}
 	n->count++;
 	return 0;
 }

@@ -9,8 +9,12 @@
 #include <link.h>
 #include <stdint.h>
 
-/* Most objects after ours that are searched; more: dlsym does it all. */
-#define SHIM_NEXT_OBJS 32
+/*
+ * Most objects after ours that are searched (a name not found in them
+ * goes to dlsym).  Kept small: this lives on the stack of whichever hook
+ * happens to initialise the library.
+ */
+#define SHIM_NEXT_OBJS 16
 
 /* One object's GNU hash table and what its entries point into. */
 struct shim_next_obj {
@@ -25,7 +29,7 @@ struct shim_next_obj {
 };
 
 struct shim_next {
-	int usable;			/* 0: every lookup says "ask dlsym" */
+	int usable;			/* 0: our own object not found: ask dlsym */
 	const char *self_name;		/* the loader's name for SELF's object, or NULL */
 	unsigned count;
 	struct shim_next_obj obj[SHIM_NEXT_OBJS];

@@ -113,6 +113,34 @@ test_left_to_dlsym(void **state)
 	assert_null(shim_next_sym(&nx, "main"));
 }
 
+/*
+ * The search may stop early (an object without a GNU hash table, or too
+ * many objects): whatever a prefix of the objects finds must still be
+ * what dlsym finds, and what it does not find is left to dlsym.
+ */
+static void
+test_prefix_finds_first_definition(void **state)
+{
+	(void)state;
+	static const char *names[] = { "open", "realpath", "environ",
+				       "_cmocka_run_group_tests", "execve" };
+	static struct shim_next part;
+	for (unsigned k = 0; k <= nx.count; k++) {
+		part = nx;
+		part.count = k;
+		for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+			void *mine = shim_next_sym(&part, names[i]);
+			if (k == 0)
+				assert_null(mine);
+			else if (mine != NULL)
+				assert_ptr_equal(mine, dlsym(RTLD_NEXT, names[i]));
+		}
+	}
+	/* With every object: all of them found. */
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		assert_non_null(shim_next_sym(&nx, names[i]));
+}
+
 static void
 test_self_not_found(void **state)
 {
@@ -132,6 +160,7 @@ main(void)
 		cmocka_unit_test(test_every_shim_name),
 		cmocka_unit_test(test_versions_and_objects),
 		cmocka_unit_test(test_left_to_dlsym),
+		cmocka_unit_test(test_prefix_finds_first_definition),
 		cmocka_unit_test(test_self_not_found),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
