@@ -27,6 +27,16 @@ __thread int shim_guard __attribute__((tls_model("initial-exec")));
 /* The thread running shim_init_slow(), so a nested hook does not wait. */
 static __thread int init_running __attribute__((tls_model("initial-exec")));
 
+/*
+ * Set while our constructor initialises the library.  Only then are the
+ * hash tables read (lookup.c): dl_iterate_phdr takes a lock that is not
+ * recursive, and a hook that initialises the library before our
+ * constructor ran -- from an earlier library's constructor, perhaps from a
+ * signal handler -- could interrupt a holder of it.  That rare case uses
+ * dlsym alone, as before.
+ */
+static int init_from_ctor;
+
 /* The next NAME: from the hash tables (lookup.c), else from dlsym. */
 static void *
 next_sym(const struct shim_next *nx, const char *name)
@@ -330,8 +340,9 @@ shim_init_slow(void)
 	if (atomic_compare_exchange_strong(&shim_init_state, &expect, 1)) {
 		int saved = errno;
 		init_running = 1;
-		struct shim_next nx;
-		shim_next_init(&nx, (const void *)&shim_init_slow);
+		struct shim_next nx = { .usable = 0 };
+		if (init_from_ctor)
+			shim_next_init(&nx, (const void *)&shim_init_slow);
 		resolve_all(&nx);
 		configure(nx.self_name);
 		shim_emit_start();		/* pid, image nonce */
@@ -343,7 +354,7 @@ shim_init_slow(void)
 	}
 	if (init_running)
 		return;		/* a nested call during our own init */
-	/* Another thread is initialising; it only runs dlsym and getenv. */
+	/* Another thread is initialising: symbol lookups and getenv, brief. */
 	while (atomic_load_explicit(&shim_init_state, memory_order_acquire) != 2)
 		sched_yield();
 }
@@ -388,7 +399,9 @@ __attribute__((constructor(101))) static void
 shim_ctor(int argc, char **argv, char **envp)
 {
 	(void)envp;
+	init_from_ctor = 1;
 	shim_ensure_init();
+	init_from_ctor = 0;
 	int saved = errno;
 	image_start(argc, argv);
 	errno = saved;

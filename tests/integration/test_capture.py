@@ -193,6 +193,24 @@ class Capture(WriterTest):
                            len(named))
         self.assertNotEqual(shell, true)
 
+    def test_write_before_the_shims_constructor(self):
+        # A library the program links runs its constructor before ours:
+        # the shim initialises itself inside that first hook (symbols by
+        # dlsym alone, not the hash tables) and records it like any other.
+        early = os.path.join(self.work, "early.txt")
+        late = os.path.join(self.work, "late.txt")
+        self.w.run([os.path.join(PROGS, "earlyprog"), late],
+                   env={"EARLY_FILE": early})
+        self.assertTrue(os.path.exists(early) and os.path.exists(late))
+        rows = self.w.records()
+        a = self.one(rows, "open", target=early)
+        b = self.one(rows, "open", target=late)
+        self.assertEqual(a["result"], "ok")
+        self.assertEqual(a["pid"], b["pid"])
+        self.assertLess(a["pseq"], b["pseq"])
+        self.one(rows, "image_start", target=os.path.join(PROGS, "earlyprog"))
+        self.assert_pseq_complete(rows)
+
     def test_static_binary_blind_spot(self):
         prog = os.path.join(PROGS, "static_hello")
         cp = self.w.run(["/bin/sh", "-c", prog])
