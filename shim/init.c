@@ -35,7 +35,7 @@ static __thread int init_running __attribute__((tls_model("initial-exec")));
  * signal handler -- could interrupt a holder of it.  That rare case uses
  * dlsym alone, as before.
  */
-static int init_from_ctor;
+SHIM_HOT static int init_from_ctor;
 
 /* The next NAME: from the hash tables (lookup.c), else from dlsym. */
 static void *
