@@ -113,10 +113,13 @@ static uint64_t
 clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	if (atomic_load_explicit(&clock_calls, memory_order_relaxed) >=
-		    CLOCK_SYSCALLS ||
-	    (atomic_fetch_add_explicit(&clock_calls, 1, memory_order_relaxed),
-	     shim_sys_clock_gettime(id, &ts) != 0))
+	int done = 0;
+	if (atomic_load_explicit(&clock_calls, memory_order_relaxed) <
+	    CLOCK_SYSCALLS) {
+		atomic_fetch_add_explicit(&clock_calls, 1, memory_order_relaxed);
+		done = shim_sys_clock_gettime(id, &ts) == 0;
+	}
+	if (!done)
 		clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
