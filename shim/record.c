@@ -131,18 +131,28 @@ scratch(struct shim_rec *r, size_t minroom, size_t *cap)
 	return (char *)wire_enc_next(&r->e);
 }
 
+/*
+ * Reads the target of the symlink LINK into OUT (CAP bytes).  Returns its
+ * length or -1; sets *CUT when it filled OUT (possibly cut short).
+ */
+static ssize_t
+read_link(const char *link, char *out, size_t cap, int *cut)
+{
+	long n = shim_sys_readlink(link, out, cap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n == cap)
+		*cut = 1;
+	return n;
+}
+
 /* Reads the target of /proc/self/fd/FD into OUT.  Returns its length or -1. */
 static ssize_t
 fd_link(int fd, char *out, size_t cap, int *cut)
 {
 	char p[32];
 	fd_proc_path(p, fd);
-	long n = shim_sys_readlink(p, out, cap);
-	if (n < 0)
-		return -1;
-	if ((size_t)n == cap)
-		*cut = 1;
-	return n;
+	return read_link(p, out, cap, cut);
 }
 
 void
@@ -194,52 +204,61 @@ rec_path(struct shim_rec *r, enum wire_tag tag, int dirfd, const char *path,
 		r->trunc |= tbit;
 }
 
+/* put_link's results other than a length. */
+enum { LINK_UNREADABLE = -1, LINK_NO_ROOM = -2 };
+
+/*
+ * Appends the target of the symlink LINK as field TAG, read straight into
+ * the record; its value is left at *VAL.  Returns its length, or
+ * LINK_UNREADABLE (nothing appended) or LINK_NO_ROOM (nothing appended,
+ * TBIT set).  A target cut short sets TBIT.
+ */
+static ssize_t
+put_link(struct shim_rec *r, enum wire_tag tag, const char *link,
+	 size_t minroom, unsigned tbit, const char **val)
+{
+	size_t cap;
+	int cut = 0;
+	char *s = scratch(r, minroom, &cap);
+	if (s == NULL) {
+		r->trunc |= tbit;
+		return LINK_NO_ROOM;
+	}
+	ssize_t n = read_link(link, s, cap, &cut);
+	if (n < 0)
+		return LINK_UNREADABLE;
+	if (cut)
+		r->trunc |= tbit;
+	if (wire_put_placed(&r->e, tag, (size_t)n) != 0) {
+		r->trunc |= tbit;
+		return LINK_NO_ROOM;
+	}
+	*val = s;
+	return n;
+}
+
 const char *
 rec_link(struct shim_rec *r, enum wire_tag tag, const char *link,
 	 size_t minroom, unsigned tbit, size_t *len)
 {
-	size_t cap;
-	char *s = scratch(r, minroom, &cap);
-	if (s == NULL) {
-		r->trunc |= tbit;
+	const char *val;
+	ssize_t n = put_link(r, tag, link, minroom, tbit, &val);
+	if (n < 0)
 		return NULL;
-	}
-	long n = shim_sys_readlink(link, s, cap);
-	if (n <= 0)
-		return NULL;
-	if ((size_t)n == cap)
-		r->trunc |= tbit;
-	if (wire_put_placed(&r->e, tag, (size_t)n) != 0) {
-		r->trunc |= tbit;
-		return NULL;
-	}
 	*len = (size_t)n;
-	return s;
+	return val;
 }
 
 void
 rec_fdpath(struct shim_rec *r, enum wire_tag tag, int fd, size_t minroom,
 	   unsigned tbit)
 {
-	size_t cap;
-	char *s = scratch(r, minroom, &cap);
-	if (s == NULL) {
-		r->trunc |= tbit;
-		return;
-	}
-	int cut = 0;
-	ssize_t n = fd_link(fd, s, cap, &cut);
-	if (n < 0) {
+	char p[32];
+	const char *val;
+	fd_proc_path(p, fd);
+	if (put_link(r, tag, p, minroom, tbit, &val) == LINK_UNREADABLE)
 		/* Not resolvable (closed, or /proc absent): name the fd. */
-		char p[32];
-		fd_proc_path(p, fd);
 		rec_str(r, tag, p, minroom, tbit);
-		return;
-	}
-	if (cut)
-		r->trunc |= tbit;
-	if (wire_put_placed(&r->e, tag, (size_t)n) != 0)
-		r->trunc |= tbit;
 }
 
 void
