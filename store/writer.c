@@ -595,6 +595,9 @@ clients_ready(const struct epoll_event *evs, int n)
  */
 #define TRICKLE 64
 
+/* Events taken per epoll_wait of the loop (its array and moderate's). */
+#define LOOP_EVENTS 64
+
 struct pace {
 	uint64_t read_at;	/* ns: when the last reading round read */
 	uint64_t span;		/* ns: from the round before to that one */
@@ -613,7 +616,7 @@ moderate(struct writer *w, struct loop *l, struct pace *pc,
 			      .tv_nsec = (long)(ms % 1000) * 1000000L };
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &d, &d) == EINTR)
 		;
-	int m = epoll_wait(l->ep, evs, 64, 0);
+	int m = epoll_wait(l->ep, evs, LOOP_EVENTS, 0);
 	return m < 0 ? n : m;
 }
 
@@ -629,7 +632,7 @@ pace_round(struct pace *pc, uint64_t start, uint64_t reads)
 static void
 run(struct writer *w, struct loop *l)
 {
-	struct epoll_event evs[64];
+	struct epoll_event evs[LOOP_EVENTS];
 	uint64_t last_tick = 0;
 	struct pace pace = { 0 };
 
@@ -642,7 +645,7 @@ run(struct writer *w, struct loop *l)
 		int timeout = group_due(w, now);
 		if (timeout < 0 || timeout > 250)
 			timeout = 250;	/* the hole timer's resolution */
-		int n = epoll_wait(l->ep, evs, 64, timeout);
+		int n = epoll_wait(l->ep, evs, LOOP_EVENTS, timeout);
 		if (n < 0 && errno != EINTR)
 			fatalx("epoll_wait: %s", strerror(errno));
 		n = moderate(w, l, &pace, evs, n);
