@@ -9,6 +9,8 @@
 #   (a) tar x of ~10,000 small files      plain / shim / strace
 #   (b) 2,000 sequential execs of /bin/true
 #   (c) make -j2 of a generated ~50-file C project
+#       ((b) and (c) also with an empty library preloaded: the floor of
+#       any LD_PRELOAD tool)
 #   (d) per-call cost: read-only open (hooked, not recorded) and
 #       open(O_WRONLY|O_CREAT) (recorded) vs plain
 #   (e) writer ingest: 8 concurrent shimmed processes flooding records into
@@ -81,6 +83,10 @@ cleanup() {
 }
 trap cleanup EXIT
 cc -O2 -Wall -o "$T/percall" "$SRC/tests/bench/percall.c"
+# The floor of any LD_PRELOAD tool: a library with nothing in it, which
+# the loader still opens, maps and relocates in every image.
+echo 'int auditshim_bench_empty;' >"$T/empty.c"
+cc -O2 -shared -fPIC -o "$T/empty.so" "$T/empty.c"
 
 echo "== machine: $(nproc) CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "== mode: $( ((QUICK)) && echo quick || echo full ), $REPS repetitions, stores in $T, workloads in $W ($(df --output=fstype "$W" | tail -1))"
@@ -137,6 +143,7 @@ run_mode() {   # MODE CMD...: runs CMD plain|shim|strace; prints elapsed µs
         plain) "$@" ;;
         shim) env LD_PRELOAD="$SHIM" AUDITSHIM_SOCKET="$WDIR/sock" "$@" ;;
         strace) "${TRACE[@]}" "$@" ;;
+        empty) env LD_PRELOAD="$T/empty.so" "$@" ;;
     esac >/dev/null 2>"$T/err" || { echo "bench: $mode $* failed:" >&2; cat "$T/err" >&2; exit 1; }
     t1=$(date +%s%N)
     echo $(( (t1 - t0) / 1000 ))
@@ -147,18 +154,21 @@ ms() { awk -v a="$1" 'BEGIN {printf "%.1f", a / 1000}'; }
 
 RESULTS=()
 # bench NAME TARGET SETUP_FN CMD...: REPS interleaved rounds of plain, shim
-# and strace; SETUP_FN runs untimed before each run.
+# and strace; SETUP_FN runs untimed before each run.  With FLOOR=1, also
+# an empty library in LD_PRELOAD: what preloading anything costs, which no
+# LD_PRELOAD tool can go below.
 bench() {
     local name=$1 target=$2 setup=$3 r m
     shift 3
-    local -a tp=() ts=() tt=()
+    local -a tp=() ts=() tt=() te=() modes=(plain shim strace)
+    if [ "${FLOOR:-0}" = 1 ]; then modes+=(empty); fi
     for ((r = 0; r < REPS; r++)); do
-        for m in plain shim strace; do
+        for m in "${modes[@]}"; do
             $setup
             sync
             local us
             us=$(run_mode $m "$@")
-            case $m in plain) tp+=("$us") ;; shim) ts+=("$us") ;; strace) tt+=("$us") ;; esac
+            case $m in plain) tp+=("$us") ;; shim) ts+=("$us") ;; strace) tt+=("$us") ;; empty) te+=("$us") ;; esac
             settle "$WDIR/audit.db" >/dev/null
         done
     done
@@ -170,6 +180,15 @@ bench() {
     echo "$line"
     echo "    plain us: ${tp[*]}; shim us: ${ts[*]}; strace us: ${tt[*]}"
     RESULTS+=("$line")
+    if ((${#te[@]})); then
+        local e
+        e=$(median "${te[@]}")
+        line=$(printf '%-28s empty LD_PRELOAD library %9s ms  %5sx   (the floor for any preload tool)' \
+            "  floor of the above" "$(ms "$e")" "$(ratio "$e" "$p")")
+        echo "$line"
+        echo "    empty us: ${te[*]}"
+        RESULTS+=("$line")
+    fi
 }
 
 # --- (a)-(c) workloads ---------------------------------------------------
@@ -216,8 +235,8 @@ setup_none() { :; }
 
 echo "== (a)-(c) real workloads (median of $REPS, interleaved)"
 if want a; then bench "tar x ($NFILES files)" 1.15 setup_tar tar -xf "$W/files.tar" -C "$W/x"; fi
-if want b; then bench "$NEXEC execs of /bin/true" 1.10 setup_none bash -c 'for ((i = 0; i < $1; i++)); do /bin/true; done' loop "$NEXEC"; fi
-if want c; then bench "make -j2 ($NSRC C files)" 1.05 setup_make make -s -j2 -C "$W/proj"; fi
+if want b; then FLOOR=1 bench "$NEXEC execs of /bin/true" 1.10 setup_none bash -c 'for ((i = 0; i < $1; i++)); do /bin/true; done' loop "$NEXEC"; fi
+if want c; then FLOOR=1 bench "make -j2 ($NSRC C files)" 1.05 setup_make make -s -j2 -C "$W/proj"; fi
 rm -rf "$W/x"
 
 # --- (d) per-call cost ---------------------------------------------------
