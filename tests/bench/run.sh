@@ -18,9 +18,11 @@
 #   (f) auditctl verify records/s on (e)'s store
 #   (g) auditctl query / report for a window and a session on (e)'s store
 # (a)-(d) are medians of interleaved repetitions, each printed with its
-# ratio to the plain run measured in the same invocation.  Between any two
-# timed runs the writer is left to commit everything (so one run's backlog
-# never lands in the next one's time).
+# ratio to the plain run measured in the same invocation; for (a)-(c) the
+# ratio is the median of each round's own ratio, the modes' order rotating
+# from round to round.  Between any two timed runs the writer is left to
+# commit everything (so one run's backlog never lands in the next one's
+# time).
 #
 # --quick runs small sizes (< 1 minute).  Environment: BUILD, REPS,
 # RECORDS (ingest flood size, default 10,000,000; 100,000 with --quick),
@@ -152,23 +154,40 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 ms() { awk -v a="$1" 'BEGIN {printf "%.1f", a / 1000}'; }
 
+# pratio NUM_ARRAY DEN_ARRAY: the median of the per-round ratios NUM[i]/DEN[i]
+# (arrays by name).  Each round's runs are adjacent in time, so a ratio
+# within a round cancels the guest's slower and faster phases, which a
+# ratio of two medians taken from different rounds does not.
+pratio() {
+    local -n num=$1 den=$2
+    local i
+    local -a q=()
+    for i in "${!num[@]}"; do q+=("$(awk -v a="${num[$i]}" -v b="${den[$i]}" 'BEGIN {printf "%.4f", a / b}')"); done
+    awk -v m="$(median "${q[@]}")" 'BEGIN {printf "%.2f", m}'
+}
+
 RESULTS=()
 # bench NAME TARGET SETUP_FN CMD...: REPS interleaved rounds of plain, shim
 # and strace; SETUP_FN runs untimed before each run.  With FLOOR=1, also
 # an empty library in LD_PRELOAD: what preloading anything costs, which no
-# LD_PRELOAD tool can go below.
+# LD_PRELOAD tool can go below.  The order of the modes rotates from round
+# to round (a run right after another one's writeback is not always the
+# same mode's), the times are medians, the ratios medians of the rounds'
+# own ratios (pratio).
 bench() {
-    local name=$1 target=$2 setup=$3 r m
+    local name=$1 target=$2 setup=$3 r i m
     shift 3
     local -a tp=() ts=() tt=() te=() modes=(plain shim strace)
     if [ "${FLOOR:-0}" = 1 ]; then modes+=(empty); fi
+    local n=${#modes[@]}
     for ((r = 0; r < REPS; r++)); do
-        for m in "${modes[@]}"; do
+        for ((i = 0; i < n; i++)); do
+            m=${modes[$(( (r + i) % n ))]}
             $setup
             sync
             local us
             us=$(run_mode $m "$@")
-            case $m in plain) tp+=("$us") ;; shim) ts+=("$us") ;; strace) tt+=("$us") ;; empty) te+=("$us") ;; esac
+            case $m in plain) tp[r]=$us ;; shim) ts[r]=$us ;; strace) tt[r]=$us ;; empty) te[r]=$us ;; esac
             settle "$WDIR/audit.db" >/dev/null
         done
     done
@@ -176,15 +195,16 @@ bench() {
     p=$(median "${tp[@]}") s=$(median "${ts[@]}") t=$(median "${tt[@]}")
     local line
     line=$(printf '%-28s plain %9s ms   shim %9s ms  %5sx   strace %9s ms  %5sx   (target <= %s)' \
-        "$name" "$(ms "$p")" "$(ms "$s")" "$(ratio "$s" "$p")" "$(ms "$t")" "$(ratio "$t" "$p")" "$target")
+        "$name" "$(ms "$p")" "$(ms "$s")" "$(pratio ts tp)" "$(ms "$t")" "$(pratio tt tp)" "$target")
     echo "$line"
     echo "    plain us: ${tp[*]}; shim us: ${ts[*]}; strace us: ${tt[*]}"
+    echo "    ratio of the medians: shim $(ratio "$s" "$p"), strace $(ratio "$t" "$p")"
     RESULTS+=("$line")
     if ((${#te[@]})); then
         local e
         e=$(median "${te[@]}")
         line=$(printf '%-28s empty LD_PRELOAD library %9s ms  %5sx   (the floor for any preload tool)' \
-            "  floor of the above" "$(ms "$e")" "$(ratio "$e" "$p")")
+            "  floor of the above" "$(ms "$e")" "$(pratio te tp)")
         echo "$line"
         echo "    empty us: ${te[*]}"
         RESULTS+=("$line")
