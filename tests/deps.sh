@@ -6,6 +6,7 @@ AUDITSHIM_PKGS=(gcc libc6-dev meson ninja-build pkg-config libssl-dev
     libsqlite3-dev libinih-dev libpcre2-dev libcmocka-dev python3 sqlite3
     util-linux mount procps libcap2-bin
     git make strace libpython3.11-testsuite valgrind
+    tzdata      # Europe/Berlin in the time-syntax tests and fuzz target
     chromium)   # renders the HTML report (tests/integration/test_render.py)
 
 auditshim_install_deps() {
