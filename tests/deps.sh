@@ -7,6 +7,7 @@ AUDITSHIM_PKGS=(gcc libc6-dev meson ninja-build pkg-config libssl-dev
     util-linux mount procps libcap2-bin
     git make strace libpython3.11-testsuite valgrind
     tzdata      # Europe/Berlin in the time-syntax tests and fuzz target
+    nodejs      # test_differential runs a Node program under the shim
     chromium)   # renders the HTML report (tests/integration/test_render.py)
 
 auditshim_install_deps() {
